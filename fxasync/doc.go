@@ -1,0 +1,36 @@
+// Package fxasync runs background work in a server — usage logging, trace
+// ingestion, cache writes — so that it never delays the response, never fails
+// or crashes the request, and is not lost when the process stops.
+//
+// A [Scheduler] is related to [sync.WaitGroup] and to errgroup: [Scheduler.Go]
+// starts a labelled task and returns at once, [Scheduler.Drain] waits for every
+// task, with a bound. Unlike errgroup, a task's error or panic never reaches
+// the caller: it is logged with the task's label and counted in [Stats].
+//
+// In an uber/fx application, include [Module]: it provides the *Scheduler and
+// drains it when the application stops. Use [DrainBefore] for each resource
+// that tasks use (a cache, a pool, a database), so the drain runs before that
+// resource stops. Without fx, call [New] and Drain yourself.
+//
+// # Contract
+//
+//   - Go returns at once; fn runs on another goroutine. The caller never waits,
+//     unless [WithMaxInFlight] is set and every slot is taken.
+//   - fn's context keeps the values of the caller's context (trace IDs, loggers)
+//     but not its cancellation: the request ending does not cancel its
+//     background work. The scheduler cancels it at the drain bound.
+//   - An error returned by fn is logged once at ERROR, with fields label and
+//     error. A panic is recovered and logged at ERROR with the label, the panic
+//     value and the stack; so is a call to runtime.Goexit. Nothing reaches the
+//     caller.
+//   - Drain stops admitting new tasks, except those that running tasks submit
+//     with their own context (follow-up work), and waits for every task. Its
+//     bound is the earlier of the context's deadline and the drain timeout
+//     (default 5 s). At the bound it cancels the tasks' contexts, waits a short
+//     grace (default 250 ms), logs one warning naming each task still running,
+//     and returns a [*DrainError] that wraps context.DeadlineExceeded.
+//   - A submission refused because of a drain is logged at ERROR by Go, and
+//     returned as an error that matches [ErrClosed] by TryGo. It is counted as
+//     rejected. A submission that races with Drain is either run and waited for,
+//     or refused: never run untracked.
+package fxasync

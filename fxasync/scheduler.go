@@ -1,0 +1,126 @@
+package fxasync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/fxtools/background/internal/core"
+	"go.uber.org/zap"
+)
+
+// Placeholders under which Stats records labels.
+const (
+	// UnlabeledLabel stands for the empty label.
+	UnlabeledLabel = core.UnlabeledLabel
+	// OverflowLabel collects every label past the cap set by WithMaxLabels.
+	OverflowLabel = core.OverflowLabel
+)
+
+var (
+	// ErrClosed is returned by TryGo, wrapped, when the scheduler is draining or
+	// has drained and the submission does not come from one of its tasks.
+	ErrClosed = core.ErrClosed
+	// ErrFull is returned by TryGo when WithMaxInFlight is set and every slot
+	// is taken.
+	ErrFull = core.ErrFull
+	// ErrNilFunc is returned by TryGo when fn is nil.
+	ErrNilFunc = core.ErrNilFunc
+)
+
+// A Scheduler runs labelled background tasks and waits for them on Drain. It
+// is safe for concurrent use. The zero Scheduler is usable, with the defaults;
+// a nil *Scheduler refuses every task.
+type Scheduler struct {
+	once sync.Once
+	e    *core.Engine
+}
+
+// New returns a Scheduler configured by opts.
+func New(opts ...Option) *Scheduler {
+	var cfg core.Config
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	if cfg.Logger != nil {
+		cfg.Logger = cfg.Logger.Named("async-task")
+	}
+	return &Scheduler{e: core.New(cfg)}
+}
+
+func (s *Scheduler) engine() *core.Engine {
+	s.once.Do(func() {
+		if s.e == nil {
+			s.e = core.New(core.Config{})
+		}
+	})
+	return s.e
+}
+
+// Go runs fn in the background under label and returns at once. ctx gives fn
+// its values, not its cancellation (nil means context.Background()). An empty
+// label is recorded as UnlabeledLabel.
+//
+// Go never fails the caller: a nil fn, or a submission refused because the
+// scheduler is draining, is logged at ERROR with the label and counted as
+// rejected. During a drain, tasks submitted with the context of one of this
+// scheduler's running tasks are still admitted and waited for.
+func (s *Scheduler) Go(ctx context.Context, label string, fn func(ctx context.Context) error) {
+	if s == nil {
+		core.StderrLogger().Error("fxasync: Go on a nil *Scheduler: task not run", zap.String("label", label))
+		return
+	}
+	s.engine().Go(ctx, label, fn)
+}
+
+// TryGo is Go that reports a refusal instead of logging it, and that never
+// blocks. The error matches ErrNilFunc, ErrClosed or ErrFull with errors.Is.
+func (s *Scheduler) TryGo(ctx context.Context, label string, fn func(ctx context.Context) error) error {
+	if s == nil {
+		return fmt.Errorf("fxasync: nil *Scheduler: %w", ErrClosed)
+	}
+	if err := s.engine().Submit(ctx, label, fn, false); err != nil {
+		return fmt.Errorf("fxasync: task %q: %w", label, err)
+	}
+	return nil
+}
+
+// Drain refuses new tasks from outside and waits for every admitted task. It
+// returns nil when all finished within the bound, the earlier of ctx's
+// deadline and the drain timeout. At the bound it cancels the contexts of the
+// tasks left, waits the grace for them, logs one warning naming each task
+// still running with its age, and returns a *DrainError wrapping
+// context.DeadlineExceeded (or ctx's error if ctx was cancelled first).
+//
+// Drain is idempotent and safe for concurrent use: the first call drains,
+// every call returns the same result when that drain is over. After Drain
+// returns, every submission is refused.
+func (s *Scheduler) Drain(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	err := s.engine().Drain(ctx)
+	var de *core.DrainError
+	if errors.As(err, &de) {
+		return newDrainError(de)
+	}
+	return err
+}
+
+// Pending returns the number of tasks admitted and not yet finished: the live
+// count for health checks and metrics.
+func (s *Scheduler) Pending() int {
+	if s == nil {
+		return 0
+	}
+	return s.engine().Pending()
+}
+
+// Running lists the tasks running now, oldest first.
+func (s *Scheduler) Running() []TaskInfo {
+	if s == nil {
+		return nil
+	}
+	return taskInfos(s.engine().Running())
+}

@@ -1,0 +1,136 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// TaskInfo names a running task.
+type TaskInfo struct {
+	Label string
+	Age   time.Duration // since submission
+}
+
+// DrainError reports a drain that reached its bound. It wraps the cause:
+// context.DeadlineExceeded, or the error of the caller's context.
+type DrainError struct {
+	Cause     error
+	Cancelled int        // tasks pending at the bound, whose contexts were cancelled
+	Running   []TaskInfo // still running after the grace, oldest first
+	Queued    int        // admitted but not started after the grace
+}
+
+func (e *DrainError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "drain: %v: cancelled %d task(s)", e.Cause, e.Cancelled)
+	if len(e.Running) > 0 || e.Queued > 0 {
+		fmt.Fprintf(&b, "; %d still running", len(e.Running))
+		for i, t := range e.Running {
+			sep := ", "
+			if i == 0 {
+				sep = ": "
+			}
+			fmt.Fprintf(&b, "%s%q (%v)", sep, t.Label, t.Age.Round(time.Millisecond))
+		}
+		if e.Queued > 0 {
+			fmt.Fprintf(&b, "; %d queued", e.Queued)
+		}
+	} else {
+		b.WriteString("; all returned within the grace")
+	}
+	return b.String()
+}
+
+func (e *DrainError) Unwrap() error { return e.Cause }
+
+// Drain stops admitting tasks from outside and waits for every admitted task,
+// including follow-up tasks that running tasks submit. See package fxasync for
+// the contract. Only the first call drains; every call returns its result once
+// the drain is over.
+func (e *Engine) Drain(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	e.drainOnce.Do(func() { e.drainErr = e.drain(ctx) })
+	return e.drainErr
+}
+
+func (e *Engine) drain(ctx context.Context) error {
+	start := time.Now()
+	if e.state.Or(drainingBit)&countMask == 0 {
+		e.finishDrain()
+	}
+	bound := time.NewTimer(e.cfg.DrainTimeout)
+	defer bound.Stop()
+	var cause error
+	select {
+	case <-e.drained:
+		e.close(context.Canceled)
+		e.log.Info("async tasks drained", zap.Duration("took", time.Since(start)))
+		return nil
+	case <-bound.C:
+		cause = context.DeadlineExceeded
+	case <-ctx.Done():
+		cause = ctx.Err()
+	}
+	return e.abandon(cause, start)
+}
+
+// abandon cancels the tasks still running at the bound, waits the grace, then
+// reports what is left and closes the engine.
+func (e *Engine) abandon(cause error, start time.Time) error {
+	err := &DrainError{Cause: cause, Cancelled: e.Pending()}
+	e.cancelStop(fmt.Errorf("fxasync: drain bound reached: %w", cause))
+	grace := time.NewTimer(e.cfg.Grace)
+	defer grace.Stop()
+	select {
+	case <-e.drained:
+	case <-grace.C:
+	}
+	err.Running = e.Running()
+	err.Queued = max(e.Pending()-len(err.Running), 0)
+	e.close(cause)
+	e.log.Warn("async tasks did not drain in time",
+		zap.Duration("took", time.Since(start)), zap.NamedError("cause", cause),
+		zap.Int("cancelled", err.Cancelled), zap.Int("queued", err.Queued),
+		zap.Array("still_running", taskInfos(err.Running)))
+	return err
+}
+
+// close refuses every later submission, releases task contexts and lets the
+// spare workers exit.
+func (e *Engine) close(cause error) {
+	e.state.Or(closedBit)
+	e.cancelStop(cause)
+	close(e.quit)
+}
+
+// Running lists the tasks running now, oldest first.
+func (e *Engine) Running() []TaskInfo {
+	now := e.now()
+	var out []TaskInfo
+	e.mu.Lock()
+	for w := e.workers.head; w != nil; w = w.next {
+		if t := w.cur.Load(); t != nil {
+			out = append(out, TaskInfo{Label: t.label, Age: time.Duration(now - t.start)})
+		}
+	}
+	e.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Age > out[j].Age })
+	return out
+}
+
+type taskInfos []TaskInfo
+
+func (ts taskInfos) MarshalLogArray(enc zapcore.ArrayEncoder) error {
+	for _, t := range ts {
+		enc.AppendString(fmt.Sprintf("%s (%v)", t.Label, t.Age.Round(time.Millisecond)))
+	}
+	return nil
+}

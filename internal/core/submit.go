@@ -1,0 +1,108 @@
+package core
+
+import (
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+)
+
+// UnlabeledLabel is recorded for a task submitted with an empty label.
+const UnlabeledLabel = "(unlabeled)"
+
+// Submit starts fn in the background under label and returns nil, or returns
+// why it did not: ErrNilFunc, ErrClosed, ErrFull (only when block is false),
+// or the error of ctx while waiting for a slot. A refused task is counted as
+// rejected; Submit does not log it (Go does).
+//
+// ctx gives the task its values, not its cancellation; nil means
+// context.Background(). While draining, only submissions from inside the
+// engine's own running tasks (ctx derives from a task's context) are admitted.
+func (e *Engine) Submit(ctx context.Context, label string, fn Func, block bool) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if label == "" {
+		label = UnlabeledLabel
+	}
+	c := e.labels.get(label)
+	c.submitted.Add(1)
+	if err := e.admit(ctx, fn, block); err != nil {
+		c.rejected.Add(1)
+		return err
+	}
+	e.enqueue(&task{parent: ctx, e: e, fn: fn, label: label, stats: c, start: e.now()})
+	return nil
+}
+
+// Go is Submit that logs a refusal at ERROR, naming the label.
+func (e *Engine) Go(ctx context.Context, label string, fn Func) {
+	if err := e.Submit(ctx, label, fn, true); err != nil {
+		if label == "" {
+			label = UnlabeledLabel
+		}
+		e.log.Error("async task rejected", zap.String("label", label), zap.Error(err))
+	}
+}
+
+// admit counts a task in, or explains why not.
+func (e *Engine) admit(ctx context.Context, fn Func, block bool) error {
+	if fn == nil {
+		return ErrNilFunc
+	}
+	if s := e.state.Add(1); s&(drainingBit|closedBit) != 0 && !e.admitDraining(ctx, s) {
+		e.release()
+		return ErrClosed
+	}
+	if e.sem != nil {
+		if err := e.acquire(ctx, block); err != nil {
+			e.release()
+			return err
+		}
+	}
+	return nil
+}
+
+// admitDraining decides for a submission that raced with or followed the start
+// of a drain; s is the state word after its provisional count. A task may
+// spawn follow-up work while its drain runs: the submitter's own count keeps
+// the drain from finishing, so the new task is waited for too.
+func (e *Engine) admitDraining(ctx context.Context, s int64) bool {
+	return s&closedBit == 0 && s&countMask > 1 && e.taskOf(ctx) != nil
+}
+
+// release uncounts a task; the last one out of a drain finishes it.
+func (e *Engine) release() {
+	if e.state.Add(-1) == drainingBit {
+		e.finishDrain()
+	}
+}
+
+// finishDrain closes the engine once the count is zero while draining. The
+// compare-and-swap makes it happen once, and only at a true zero.
+func (e *Engine) finishDrain() {
+	if e.state.CompareAndSwap(drainingBit, drainingBit|closedBit) {
+		close(e.drained)
+	}
+}
+
+// acquire takes an in-flight slot. Blocking ends when a slot frees, ctx ends,
+// or the drain cancels running tasks.
+func (e *Engine) acquire(ctx context.Context, block bool) error {
+	select {
+	case e.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	if !block {
+		return ErrFull
+	}
+	select {
+	case e.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for a slot: %w", context.Cause(ctx))
+	case <-e.stop.Done():
+		return fmt.Errorf("waiting for a slot: %w", context.Cause(e.stop))
+	}
+}
