@@ -108,6 +108,17 @@ func (s *Scheduler) Drain(ctx context.Context) error {
 	return err
 }
 
+// Draining returns a channel that is closed when Drain begins: a long task
+// can watch it to wrap up early, a readiness check to report not ready.
+func (s *Scheduler) Draining() <-chan struct{} {
+	if s == nil {
+		return closedChan
+	}
+	return s.engine().Draining()
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // Pending returns the number of tasks admitted and not yet finished: the live
 // count for health checks and metrics.
 func (s *Scheduler) Pending() int {

@@ -63,6 +63,7 @@ func (e *Engine) Drain(ctx context.Context) error {
 
 func (e *Engine) drain(ctx context.Context) error {
 	start := time.Now()
+	close(e.draining)
 	if e.state.Or(drainingBit)&countMask == 0 {
 		e.finishDrain()
 	}

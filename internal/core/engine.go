@@ -58,6 +58,7 @@ type Engine struct {
 
 	stop       context.Context // Done of every task context
 	cancelStop context.CancelCauseFunc
+	draining   chan struct{} // closed when Drain begins
 	drained    chan struct{} // closed when the count reaches zero while draining
 
 	drainOnce sync.Once
@@ -74,12 +75,13 @@ type Engine struct {
 func New(cfg Config) *Engine {
 	cfg = cfg.withDefaults()
 	e := &Engine{
-		wake:    make(chan struct{}, 1024),
-		quit:    make(chan struct{}),
-		drained: make(chan struct{}),
-		log:     cfg.Logger,
-		cfg:     cfg,
-		epoch:   time.Now(),
+		wake:     make(chan struct{}, 1024),
+		quit:     make(chan struct{}),
+		draining: make(chan struct{}),
+		drained:  make(chan struct{}),
+		log:      cfg.Logger,
+		cfg:      cfg,
+		epoch:    time.Now(),
 	}
 	e.q.init()
 	e.stop, e.cancelStop = context.WithCancelCause(context.Background())
@@ -117,3 +119,6 @@ func (e *Engine) now() int64 { return int64(time.Since(e.epoch)) }
 
 // Config returns the engine's configuration, defaults filled in.
 func (e *Engine) Config() Config { return e.cfg }
+
+// Draining returns a channel that is closed when Drain begins.
+func (e *Engine) Draining() <-chan struct{} { return e.draining }

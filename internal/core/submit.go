@@ -50,6 +50,11 @@ func (e *Engine) admit(ctx context.Context, fn Func, block bool) error {
 	if fn == nil {
 		return ErrNilFunc
 	}
+	// Refuse without touching the count when the drain is already visible, so
+	// Pending stays exact; the add below settles the race with a drain start.
+	if s := e.state.Load(); s&(drainingBit|closedBit) != 0 && !e.admitDraining(ctx, s+1) {
+		return ErrClosed
+	}
 	if s := e.state.Add(1); s&(drainingBit|closedBit) != 0 && !e.admitDraining(ctx, s) {
 		e.release()
 		return ErrClosed

@@ -1,0 +1,16 @@
+# Every module in this repository: the library, then the nested modules that
+# keep their own dependencies away from the library's users.
+MODULES := . $(patsubst %/go.mod,%,$(wildcard */go.mod */*/go.mod))
+GOTEST_FLAGS ?= -race -count=1
+
+.PHONY: test vet fmt-check
+
+# The one test command: README.md gives it and .ci/run calls it.
+test:
+	@set -e; for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test $(GOTEST_FLAGS) ./...); done
+
+vet:
+	@set -e; for m in $(MODULES); do (cd $$m && go vet ./...); done
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -1,0 +1,95 @@
+package fxasync_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fxtools/background/fxasync"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+)
+
+func ExampleScheduler_Go() {
+	sched := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+
+	// In a handler: answer first, log usage in the background.
+	reqCtx := context.Background() // r.Context() in an HTTP handler
+	sched.Go(reqCtx, "log-usage", func(ctx context.Context) error {
+		fmt.Println("usage logged")
+		return nil
+	})
+	sched.Go(reqCtx, "risky-operation", func(ctx context.Context) error {
+		return errors.New("something went wrong") // logged with the label, never returned to the caller
+	})
+
+	_ = sched.Drain(context.Background())
+	st := sched.Stats().Total
+	fmt.Printf("succeeded=%d failed=%d pending=%d\n", st.Succeeded, st.Failed, sched.Pending())
+	// Output:
+	// usage logged
+	// succeeded=1 failed=1 pending=0
+}
+
+func ExampleScheduler_Drain() {
+	sched := fxasync.New(
+		fxasync.WithLogger(zap.NewNop()),
+		fxasync.WithDrainTimeout(50*time.Millisecond),
+		fxasync.WithGrace(10*time.Millisecond),
+	)
+	stuck := make(chan struct{})
+	defer close(stuck)
+	started := make(chan struct{})
+	sched.Go(context.Background(), "stuck-write", func(ctx context.Context) error {
+		close(started)
+		<-stuck // ignores ctx: still running after the grace
+		return nil
+	})
+	<-started
+
+	err := sched.Drain(context.Background())
+	var de *fxasync.DrainError
+	if errors.As(err, &de) {
+		fmt.Println("deadline exceeded:", errors.Is(err, context.DeadlineExceeded))
+		fmt.Println("still running:", de.Running[0].Label)
+	}
+	fmt.Println("after drain:", sched.TryGo(context.Background(), "late", func(context.Context) error { return nil }))
+	// Output:
+	// deadline exceeded: true
+	// still running: stuck-write
+	// after drain: fxasync: task "late": scheduler is draining or drained
+}
+
+// UsageLog is a resource that background tasks write to.
+type UsageLog struct{ closed bool }
+
+func NewUsageLog(lc fx.Lifecycle) *UsageLog {
+	u := &UsageLog{}
+	lc.Append(fx.StopHook(func() { u.closed = true; fmt.Println("usage log closed") }))
+	return u
+}
+
+// Example shows the Module in an fx application: the handler takes the
+// scheduler first, and DrainBefore still drains before the usage log closes.
+func Example() {
+	app := fx.New(
+		fx.NopLogger,
+		fx.Supply(zap.NewNop()),
+		fxasync.Module,
+		fxasync.DrainBefore[*UsageLog](),
+		fx.Provide(NewUsageLog),
+		fx.Invoke(func(sched *fxasync.Scheduler, log *UsageLog) {
+			sched.Go(context.Background(), "log-usage", func(ctx context.Context) error {
+				<-sched.Draining() // still writing when stop begins
+				fmt.Println("usage written; log closed:", log.closed)
+				return nil
+			})
+		}),
+	)
+	_ = app.Start(context.Background())
+	_ = app.Stop(context.Background())
+	// Output:
+	// usage written; log closed: false
+	// usage log closed
+}
