@@ -72,8 +72,6 @@ func (e *Engine) drain(ctx context.Context) error {
 	var cause error
 	select {
 	case <-e.drained:
-		e.close(context.Canceled)
-		e.log.Info("async tasks drained", zap.Duration("took", time.Since(start)))
 		return nil
 	case <-bound.C:
 		cause = context.DeadlineExceeded
@@ -105,11 +103,14 @@ func (e *Engine) abandon(cause error, start time.Time) error {
 }
 
 // close refuses every later submission, releases task contexts and lets the
-// spare workers exit.
+// spare workers exit: at the true zero of a drain, or when Drain gives up,
+// whichever comes first.
 func (e *Engine) close(cause error) {
-	e.state.Or(closedBit)
-	e.cancelStop(cause)
-	close(e.quit)
+	e.closeOnce.Do(func() {
+		e.state.Or(closedBit)
+		e.cancelStop(cause)
+		close(e.quit)
+	})
 }
 
 // Running lists the tasks running now, oldest first.

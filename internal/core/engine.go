@@ -63,6 +63,7 @@ type Engine struct {
 
 	drainOnce sync.Once
 	drainErr  error
+	closeOnce sync.Once
 
 	sem    chan struct{} // slots when MaxInFlight > 0
 	labels labelTable

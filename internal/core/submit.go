@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"runtime"
 
 	"go.uber.org/zap"
 )
@@ -84,10 +85,13 @@ func (e *Engine) release() {
 }
 
 // finishDrain closes the engine once the count is zero while draining. The
-// compare-and-swap makes it happen once, and only at a true zero.
+// compare-and-swap makes it happen once, and only at a true zero. Drain is
+// woken first; releasing task contexts and idle workers comes after.
 func (e *Engine) finishDrain() {
 	if e.state.CompareAndSwap(drainingBit, drainingBit|closedBit) {
 		close(e.drained)
+		runtime.Gosched() // let the woken Drain run before this goroutine tidies up
+		e.close(context.Canceled)
 	}
 }
 

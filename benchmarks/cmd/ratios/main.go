@@ -1,0 +1,83 @@
+// Command ratios reads `go test -bench` output whose sub-benchmarks are named
+// impl=NAME and prints, per benchmark, CPU count and unit, the median of each
+// implementation and its ratio to impl=floor from the same input.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+var line = regexp.MustCompile(`^(Benchmark\S*)/impl=([^-\s]+(?:-[a-z]+)*)(-\d+)?\s+\d+\s+(.*)$`)
+
+type key struct{ bench, cpu, unit string }
+
+func main() {
+	values := map[key]map[string][]float64{}
+	var order []key
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		m := line.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		cpu := strings.TrimPrefix(m[3], "-")
+		if cpu == "" {
+			cpu = "1"
+		}
+		f := strings.Fields(m[4])
+		for i := 0; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			k := key{m[1], cpu, f[i+1]}
+			if values[k] == nil {
+				values[k] = map[string][]float64{}
+				order = append(order, k)
+			}
+			values[k][m[2]] = append(values[k][m[2]], v)
+		}
+	}
+	for _, k := range order {
+		if k.unit == "ns/op" && (strings.Contains(k.bench, "Wakeup") || strings.Contains(k.bench, "Memory")) {
+			continue // set-up time, not the figure
+		}
+		print(k, values[k])
+	}
+}
+
+func print(k key, byImpl map[string][]float64) {
+	floor := median(byImpl["floor"])
+	fmt.Printf("%s -cpu %s (%s)\n", k.bench, k.cpu, k.unit)
+	impls := make([]string, 0, len(byImpl))
+	for impl := range byImpl {
+		impls = append(impls, impl)
+	}
+	sort.Slice(impls, func(i, j int) bool { return median(byImpl[impls[i]]) < median(byImpl[impls[j]]) })
+	for _, impl := range impls {
+		med := median(byImpl[impl])
+		ratio := "   -"
+		if floor > 0 {
+			ratio = fmt.Sprintf("%.2fx", med/floor)
+		}
+		fmt.Printf("  %-12s %12.1f  %s  (n=%d)\n", impl, med, ratio, len(byImpl[impl]))
+	}
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs the benchmark suite and prints, for each figure, the median of each
+# implementation and its ratio to the floor (a bare go statement tracked by a
+# sync.WaitGroup) measured in the same run. Then benchstat's own summary.
+#
+#   ./run.sh                 # default: -count 10, -cpu 1,2
+#   COUNT=5 CPU=2 ./run.sh   # quicker
+#   BENCH=BenchmarkGo$ ./run.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+COUNT=${COUNT:-10}
+CPU=${CPU:-1,2}
+BENCH=${BENCH:-.}
+BENCHTIME=${BENCHTIME:-200000x}
+mkdir -p results
+out=results/$(date -u +%Y%m%dT%H%M%SZ).txt
+{
+  go test -run '^$' -bench "$BENCH" -benchtime "$BENCHTIME" -count "$COUNT" -cpu "$CPU" \
+    -skip 'DrainWakeup|PendingMemory' .
+  go test -run '^$' -bench "$BENCH" -benchtime 3000x -count "$COUNT" -cpu "$CPU" \
+    -skip 'BenchmarkGo|PendingMemory' . | grep DrainWakeup || true
+  go test -run '^$' -bench "$BENCH" -benchtime 1x -count 3 -cpu "$CPU" -skip 'BenchmarkGo|DrainWakeup' . \
+    | grep PendingMemory || true
+} | tee "$out" >/dev/null
+echo "raw results: $out"
+echo
+go run ./cmd/ratios <"$out"
+echo
+go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da -col /impl -filter ".unit:(sec/op OR wake-sec)" "$out"
