@@ -1,0 +1,46 @@
+package fxshutdown
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+)
+
+// Module provides a *Shutdown and its *Readiness to an fx application. It
+// takes a *zap.Logger and a Config from the graph when present.
+var Module = fx.Module("fxshutdown", fx.Provide(NewFromParams, (*Shutdown).Readiness))
+
+// Config is the optional configuration: fx.Supply one to change it.
+type Config struct {
+	// StepTimeout bounds each step unless WithTimeout says otherwise.
+	// Default 5 s. The whole sequence also stays within fx's StopTimeout.
+	StepTimeout time.Duration
+	// ReadinessDelay is how long Run waits between marking the application
+	// not ready and stopping it, so load balancers stop routing first.
+	// Default 0.
+	ReadinessDelay time.Duration
+}
+
+// Params are what NewFromParams takes from the graph.
+type Params struct {
+	fx.In
+
+	Lifecycle fx.Lifecycle
+	Logger    *zap.Logger `optional:"true"`
+	Config    Config      `optional:"true"`
+}
+
+// NewFromParams builds the Module's Shutdown. Its own OnStop hook, appended
+// before any step's, runs after every step and logs the summary; it returns
+// the steps' errors joined, so app.Stop reports them by name.
+func NewFromParams(p Params) *Shutdown {
+	s := New(p.Config, p.Logger)
+	s.lc = p.Lifecycle
+	p.Lifecycle.Append(fx.Hook{
+		OnStart: func(context.Context) error { s.appStarted.Store(true); return nil },
+		OnStop:  func(context.Context) error { return s.summary() },
+	})
+	return s
+}

@@ -1,0 +1,96 @@
+package fxshutdown
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+)
+
+// Exit codes returned by Run; a forced exit uses 128 + the signal's number.
+const (
+	ExitOK     = 0
+	ExitFailed = 1
+)
+
+// Run builds an fx application from opts, which must include Module, starts
+// it and blocks until SIGINT, SIGTERM or an fx.Shutdowner asks it to stop.
+// Then it marks the application not ready, waits Config.ReadinessDelay, and
+// stops it within fx's StopTimeout. A second signal during the delay or the
+// stop exits the process at once with 128 + the signal's number, after a log
+// line that says so. Otherwise Run returns the exit code for os.Exit: see the
+// package documentation.
+func Run(opts ...fx.Option) int {
+	return run(opts, runEnv{exit: os.Exit, notify: signal.Notify, stop: signal.Stop})
+}
+
+// runEnv is what Run takes from the process, replaced in tests.
+type runEnv struct {
+	exit   func(int)
+	notify func(chan<- os.Signal, ...os.Signal)
+	stop   func(chan<- os.Signal)
+}
+
+func run(opts []fx.Option, env runEnv) int {
+	var sd *Shutdown
+	app := fx.New(append(opts, fx.Populate(&sd))...)
+	if err := app.Err(); err != nil {
+		return ExitFailed // fx has logged why
+	}
+	sigs := make(chan os.Signal, 2)
+	env.notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer func() { env.stop(sigs); close(sigs) }() // ends watchSignals
+	startCtx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
+	defer cancel()
+	if err := app.Start(startCtx); err != nil {
+		sd.log.Error("start failed", zap.Error(err))
+		return ExitFailed
+	}
+	first := make(chan os.Signal, 1)
+	go watchSignals(sigs, first, sd.log, env.exit)
+	code := ExitOK
+	select {
+	case sig := <-first:
+		sd.log.Info("signal received: shutting down", zap.Stringer("signal", sig))
+	case s := <-app.Wait():
+		code = s.ExitCode
+		sd.log.Info("shutdown requested", zap.Stringer("signal", s.Signal), zap.Int("exit_code", s.ExitCode))
+	}
+	return stopApp(app, sd, code)
+}
+
+// watchSignals passes the first signal on and turns the second into an
+// immediate exit.
+func watchSignals(sigs <-chan os.Signal, first chan<- os.Signal, log *zap.Logger, exit func(int)) {
+	sig, ok := <-sigs
+	if !ok {
+		return
+	}
+	first <- sig
+	if sig, ok = <-sigs; !ok {
+		return
+	}
+	code := 128 + int(sig.(syscall.Signal))
+	log.Error("second signal during shutdown: exiting now", zap.Stringer("signal", sig), zap.Int("exit_code", code))
+	_ = log.Sync()
+	exit(code)
+}
+
+func stopApp(app *fx.App, sd *Shutdown, code int) int {
+	sd.ready.SetNotReady()
+	if d := sd.cfg.ReadinessDelay; d > 0 {
+		sd.log.Info("not ready; waiting before stopping", zap.Duration("delay", d))
+		time.Sleep(d)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), app.StopTimeout())
+	defer cancel()
+	if err := app.Stop(ctx); err != nil {
+		sd.log.Error("stop finished with errors", zap.Error(err))
+		return ExitFailed
+	}
+	return code
+}

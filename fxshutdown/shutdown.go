@@ -1,0 +1,180 @@
+package fxshutdown
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// DefaultStepTimeout bounds a step when neither Config nor WithTimeout does.
+const DefaultStepTimeout = 5 * time.Second
+
+// summaryMargin is kept from the stop budget for the summary hook.
+const summaryMargin = 10 * time.Millisecond
+
+// Shutdown is the ordered list of named stop steps. With fx it comes from
+// Module and each Add appends an OnStop hook; without fx, make one with New
+// and call Stop. It is safe for concurrent use.
+type Shutdown struct {
+	log   *zap.Logger
+	cfg   Config
+	lc    fx.Lifecycle // nil without fx
+	ready *Readiness
+
+	appStarted atomic.Bool // with fx: hooks appended from now on never run
+
+	mu       sync.Mutex
+	steps    []*step   // in registration order
+	done     []Outcome // in run order
+	started  time.Time
+	reported bool
+}
+
+// New returns a Shutdown for use without fx. Zero Config fields take the
+// defaults; with a nil logger the sequence is logged to stderr.
+func New(cfg Config, log *zap.Logger) *Shutdown {
+	if log == nil {
+		log = stderrLogger()
+	}
+	if cfg.StepTimeout <= 0 {
+		cfg.StepTimeout = DefaultStepTimeout
+	}
+	return &Shutdown{log: log.Named("shutdown"), cfg: cfg, ready: &Readiness{}}
+}
+
+// Readiness is the application's readiness state, dropped when stop begins.
+func (s *Shutdown) Readiness() *Readiness { return s.ready }
+
+// Add registers a named step. Steps run in the reverse order of Add: register
+// a resource's step in the constructor that builds it, and it stops after
+// everything built later, as fx hooks do. With fx, Add must be called before
+// the application starts (fx never stops a hook appended later): a late Add
+// is logged at ERROR and ignored. fn gets a context that ends at the
+// step's bound; a step still running then is abandoned, its error wraps
+// ErrStepTimeout, and the next step runs. A nil fn is logged and ignored.
+func (s *Shutdown) Add(name string, fn func(ctx context.Context) error, opts ...StepOption) {
+	if fn == nil {
+		s.log.Error("shutdown step has no function; ignored", zap.String("step", name))
+		return
+	}
+	st := &step{name: name, fn: fn, timeout: s.cfg.StepTimeout}
+	for _, o := range opts {
+		o.applyStep(st)
+	}
+	if s.lc != nil && s.appStarted.Load() {
+		s.log.Error("shutdown step added after the application started; fx will not run it: add steps in constructors",
+			zap.String("step", name))
+		return
+	}
+	s.mu.Lock()
+	s.steps = append(s.steps, st)
+	i := len(s.steps) - 1
+	s.mu.Unlock()
+	if s.lc != nil {
+		s.lc.Append(fx.StopHook(func(ctx context.Context) { s.runStep(ctx, i) }))
+	}
+}
+
+// Stop runs every step not yet run, last registered first, then logs the
+// summary. It returns the steps' errors joined, each prefixed with its name.
+// Use it without fx; with fx the lifecycle runs the steps.
+func (s *Shutdown) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	n := len(s.steps)
+	s.mu.Unlock()
+	for i := n - 1; i >= 0; i-- {
+		s.runStep(ctx, i)
+	}
+	return s.summary()
+}
+
+func (s *Shutdown) runStep(ctx context.Context, i int) {
+	s.ready.SetNotReady()
+	s.mu.Lock()
+	if s.started.IsZero() {
+		s.started = time.Now()
+	}
+	st, bound := s.steps[i], s.bound(ctx, i)
+	s.mu.Unlock()
+	out := st.run(ctx, bound, s.log)
+	s.mu.Lock()
+	s.done = append(s.done, out)
+	s.mu.Unlock()
+}
+
+// bound is step i's time: its own timeout, but never so much of what is left
+// of ctx that the steps after it (those registered before it) could not each
+// have the smaller of their own timeout and an equal share. Called under mu.
+func (s *Shutdown) bound(ctx context.Context, i int) time.Duration {
+	own := s.steps[i].timeout
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return own
+	}
+	remaining := time.Until(deadline) - summaryMargin
+	fair := remaining / time.Duration(i+1)
+	reserve := time.Duration(0)
+	for _, later := range s.steps[:i] {
+		reserve += min(later.timeout, fair)
+	}
+	return max(min(own, remaining-reserve), 0)
+}
+
+// summary logs one line with every step's outcome and returns their errors.
+func (s *Shutdown) summary() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, o := range s.done {
+		if o.Err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", o.Name, o.Err))
+		}
+	}
+	if !s.reported {
+		s.reported = true
+		total := time.Duration(0)
+		if !s.started.IsZero() {
+			total = time.Since(s.started)
+		}
+		log := s.log.Info
+		if len(errs) > 0 {
+			log = s.log.Warn
+		}
+		log("shutdown finished", zap.Duration("total", total), zap.Int("failed", len(errs)),
+			zap.Array("steps", outcomes(s.done)))
+	}
+	return errors.Join(errs...)
+}
+
+// Outcomes returns how each step that has run ended, in run order.
+func (s *Shutdown) Outcomes() []Outcome {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Outcome(nil), s.done...)
+}
+
+func stderrLogger() *zap.Logger {
+	enc := zap.NewDevelopmentEncoderConfig()
+	return zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), zapcore.InfoLevel))
+}
+
+type outcomes []Outcome
+
+func (os outcomes) MarshalLogArray(enc zapcore.ArrayEncoder) error {
+	for _, o := range os {
+		result := "ok"
+		if o.Err != nil {
+			result = o.Err.Error()
+		}
+		enc.AppendString(fmt.Sprintf("%s: %s in %v", o.Name, result, o.Duration.Round(time.Microsecond)))
+	}
+	return nil
+}

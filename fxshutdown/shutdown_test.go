@@ -1,0 +1,145 @@
+package fxshutdown_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fxtools/background/fxshutdown"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+type recorder struct {
+	mu    sync.Mutex
+	order []string
+}
+
+func (r *recorder) step(name string, err error) func(context.Context) error {
+	return func(context.Context) error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.order = append(r.order, name)
+		return err
+	}
+}
+
+func (r *recorder) got() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.order...)
+}
+
+func newApp(t *testing.T, opts ...fx.Option) (*fxtest.App, *observer.ObservedLogs) {
+	obs, logs := observer.New(zap.DebugLevel)
+	app := fxtest.New(t, append([]fx.Option{fx.Supply(zap.New(obs)), fxshutdown.Module}, opts...)...)
+	return app, logs
+}
+
+// The seed's example done right: the pool is built first, then the cache,
+// then the scheduler, so stop runs the drain, then the cache, then the pool.
+func TestStepsRunInReverseRegistrationOrder(t *testing.T) {
+	rec := &recorder{}
+	app, logs := newApp(t, fx.Invoke(func(sd *fxshutdown.Shutdown) {
+		sd.Add("runtime-pool", rec.step("runtime-pool", nil))
+		sd.Add("cache", rec.step("cache", nil))
+		sd.Add("async-tasks", rec.step("async-tasks", nil))
+	}))
+	app.RequireStart().RequireStop()
+	assert.Equal(t, []string{"async-tasks", "cache", "runtime-pool"}, rec.got())
+
+	sum := logs.FilterMessage("shutdown finished").All()
+	require.Len(t, sum, 1)
+	steps := sum[0].ContextMap()["steps"].([]any)
+	require.Len(t, steps, 3)
+	assert.Contains(t, steps[0], "async-tasks: ok in ")
+	assert.Contains(t, steps[2], "runtime-pool: ok in ")
+	assert.Equal(t, 3, logs.FilterMessage("shutdown step started").Len())
+	assert.Equal(t, 3, logs.FilterMessage("shutdown step done").Len())
+}
+
+// A step that blocks forever is abandoned at its bound with an ERROR naming
+// it, and the next step still runs; errors come back joined, by name.
+func TestStuckStepIsAbandonedAndErrorsJoined(t *testing.T) {
+	rec := &recorder{}
+	stuck := make(chan struct{})
+	defer close(stuck)
+	errCache := errors.New("flush failed")
+	app, logs := newApp(t, fx.Invoke(func(sd *fxshutdown.Shutdown) {
+		sd.Add("database", rec.step("database", nil))
+		sd.Add("cache", rec.step("cache", errCache))
+		sd.Add("stuck-flush", func(context.Context) error { <-stuck; return nil }, fxshutdown.WithTimeout(20*time.Millisecond))
+	}))
+	app.RequireStart()
+	err := app.Stop(context.Background())
+	require.Error(t, err)
+	assert.ErrorIs(t, err, fxshutdown.ErrStepTimeout)
+	assert.ErrorIs(t, err, errCache)
+	assert.Contains(t, err.Error(), "stuck-flush: ")
+	assert.Contains(t, err.Error(), "cache: flush failed")
+	assert.Equal(t, []string{"cache", "database"}, rec.got(), "the steps after the stuck one ran")
+
+	abandoned := logs.FilterMessage("shutdown step abandoned").All()
+	require.Len(t, abandoned, 1)
+	assert.Equal(t, "stuck-flush", abandoned[0].ContextMap()["step"])
+	assert.Equal(t, 1, logs.FilterMessage("shutdown finished").Len())
+}
+
+// An early step with a long timeout cannot eat the budget of the later ones.
+func TestBoundLeavesLaterStepsTheirShare(t *testing.T) {
+	stuck := make(chan struct{})
+	defer close(stuck)
+	rec := &recorder{}
+	sd := fxshutdown.New(fxshutdown.Config{StepTimeout: time.Hour}, zap.NewNop())
+	sd.Add("db", rec.step("db", nil))
+	sd.Add("cache", rec.step("cache", nil))
+	sd.Add("greedy", func(context.Context) error { <-stuck; return nil })
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := sd.Stop(ctx)
+	assert.ErrorIs(t, err, fxshutdown.ErrStepTimeout)
+	assert.Equal(t, []string{"cache", "db"}, rec.got())
+	out := sd.Outcomes()
+	require.Len(t, out, 3)
+	assert.Less(t, out[0].Duration, 200*time.Millisecond, "greedy got at most its third of 300 ms")
+	assert.NoError(t, ctx.Err(), "the sequence ended within the budget")
+}
+
+func TestReadinessAndLiveness(t *testing.T) {
+	var ready *fxshutdown.Readiness
+	var sd *fxshutdown.Shutdown
+	seen := make(chan int, 1)
+	get := func(h http.Handler) int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		return rec.Code
+	}
+	app, logs := newApp(t, fx.Populate(&ready, &sd), fx.Invoke(func(sd *fxshutdown.Shutdown) {
+		sd.Add("http-server", func(context.Context) error { seen <- get(ready.Handler()); return nil })
+	}))
+	app.RequireStart()
+	assert.Equal(t, http.StatusOK, get(ready.Handler()))
+	sd.Add("too-late", func(context.Context) error { return nil })
+	assert.Equal(t, 1, logs.FilterMessage("shutdown step added after the application started; fx will not run it: add steps in constructors").Len())
+	app.RequireStop()
+	assert.Equal(t, http.StatusServiceUnavailable, <-seen, "not ready before the first step runs")
+	assert.Equal(t, http.StatusServiceUnavailable, get(ready.Handler()))
+	assert.Equal(t, http.StatusOK, get(fxshutdown.LivenessHandler()))
+}
+
+func TestNilStepIsLoggedAndIgnored(t *testing.T) {
+	obs, logs := observer.New(zap.DebugLevel)
+	sd := fxshutdown.New(fxshutdown.Config{}, zap.New(obs))
+	sd.Add("nothing", nil)
+	require.NoError(t, sd.Stop(context.Background()))
+	assert.Equal(t, 1, logs.FilterMessage("shutdown step has no function; ignored").Len())
+	assert.Empty(t, sd.Outcomes())
+}
