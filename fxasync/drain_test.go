@@ -39,13 +39,16 @@ func TestDrainBoundNamesStuckTasks(t *testing.T) {
 	require.Len(t, de.Running, 1)
 	assert.Equal(t, "stuck-write", de.Running[0].Label)
 	assert.Positive(t, de.Running[0].Age)
-	assert.Contains(t, err.Error(), `"stuck-write"`)
+	require.Len(t, de.AtBound, 2)
+	assert.Contains(t, err.Error(), "still running after the grace: [stuck-write: 1 (oldest ")
 
 	warns := logs.FilterLevelExact(zapcore.WarnLevel).All()
 	require.Len(t, warns, 1)
-	stillRunning := warns[0].ContextMap()["still_running"].([]any)
+	fields := warns[0].ContextMap()
+	stillRunning := fields["still_running"].([]any)
 	require.Len(t, stillRunning, 1)
-	assert.Contains(t, stillRunning[0], "stuck-write (")
+	assert.Contains(t, stillRunning[0], "stuck-write: 1 (oldest ")
+	assert.Len(t, fields["running_at_bound"], 2)
 }
 
 // 5b. The caller's deadline bounds Drain when it is earlier than the timeout.

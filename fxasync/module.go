@@ -60,14 +60,22 @@ func NewFromParams(p Params) *Scheduler {
 	if share <= 0 || share > 1 {
 		share = DefaultStopShare
 	}
-	grace := s.engine().Config().Grace
 	p.Lifecycle.Append(fx.StopHook(func(ctx context.Context) error {
-		ctx, cancel := stopBudget(ctx, share, grace)
-		defer cancel()
-		_ = s.Drain(ctx) // a timeout is already logged; later hooks must run
-		return nil
+		s.drainOnStop(ctx, share)
+		return nil // a timeout is logged by Drain; the hooks after this must run
 	}))
 	return s
+}
+
+func (s *Scheduler) drainOnStop(ctx context.Context, share float64) {
+	cfg := s.engine().Config()
+	ctx, cancel := stopBudget(ctx, share, cfg.Grace)
+	defer cancel()
+	start := time.Now()
+	cfg.Logger.Info("draining async tasks", zap.Int("pending", s.Pending()))
+	if err := s.Drain(ctx); err == nil {
+		cfg.Logger.Info("async tasks drained", zap.Duration("took", time.Since(start)))
+	}
 }
 
 // stopBudget bounds the drain so that it and its grace end within share of

@@ -61,13 +61,14 @@ func taskInfos(ts []core.TaskInfo) []TaskInfo {
 type DrainError struct {
 	Cause     error      // context.DeadlineExceeded, or the drain context's error
 	Cancelled int        // tasks pending at the bound; their contexts were cancelled
+	AtBound   []TaskInfo // tasks running at the bound, oldest first
 	Running   []TaskInfo // still running after the grace, oldest first
 	Queued    int        // admitted but not started after the grace
 	msg       string
 }
 
 func newDrainError(e *core.DrainError) *DrainError {
-	return &DrainError{Cause: e.Cause, Cancelled: e.Cancelled, Running: taskInfos(e.Running),
+	return &DrainError{Cause: e.Cause, Cancelled: e.Cancelled, AtBound: taskInfos(e.AtBound), Running: taskInfos(e.Running),
 		Queued: e.Queued, msg: "fxasync: " + e.Error()}
 }
 

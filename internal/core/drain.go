@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // TaskInfo names a running task.
@@ -22,6 +21,7 @@ type TaskInfo struct {
 type DrainError struct {
 	Cause     error
 	Cancelled int        // tasks pending at the bound, whose contexts were cancelled
+	AtBound   []TaskInfo // tasks running at the bound, oldest first
 	Running   []TaskInfo // still running after the grace, oldest first
 	Queued    int        // admitted but not started after the grace
 }
@@ -29,19 +29,16 @@ type DrainError struct {
 func (e *DrainError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "drain: %v: cancelled %d task(s)", e.Cause, e.Cancelled)
-	if len(e.Running) > 0 || e.Queued > 0 {
-		fmt.Fprintf(&b, "; %d still running", len(e.Running))
-		for i, t := range e.Running {
-			sep := ", "
-			if i == 0 {
-				sep = ": "
-			}
-			fmt.Fprintf(&b, "%s%q (%v)", sep, t.Label, t.Age.Round(time.Millisecond))
-		}
+	if len(e.AtBound) > 0 {
+		fmt.Fprintf(&b, " [%s]", strings.Join(byLabel(e.AtBound), ", "))
+	}
+	switch {
+	case len(e.Running) > 0 || e.Queued > 0:
+		fmt.Fprintf(&b, "; still running after the grace: [%s]", strings.Join(byLabel(e.Running), ", "))
 		if e.Queued > 0 {
 			fmt.Fprintf(&b, "; %d queued", e.Queued)
 		}
-	} else {
+	default:
 		b.WriteString("; all returned within the grace")
 	}
 	return b.String()
@@ -84,7 +81,7 @@ func (e *Engine) drain(ctx context.Context) error {
 // abandon cancels the tasks still running at the bound, waits the grace, then
 // reports what is left and closes the engine.
 func (e *Engine) abandon(cause error, start time.Time) error {
-	err := &DrainError{Cause: cause, Cancelled: e.Pending()}
+	err := &DrainError{Cause: cause, Cancelled: e.Pending(), AtBound: e.Running()}
 	e.cancelStop(fmt.Errorf("fxasync: drain bound reached: %w", cause))
 	grace := time.NewTimer(e.cfg.Grace)
 	defer grace.Stop()
@@ -97,8 +94,8 @@ func (e *Engine) abandon(cause error, start time.Time) error {
 	e.close(cause)
 	e.log.Warn("async tasks did not drain in time",
 		zap.Duration("took", time.Since(start)), zap.NamedError("cause", cause),
-		zap.Int("cancelled", err.Cancelled), zap.Int("queued", err.Queued),
-		zap.Array("still_running", taskInfos(err.Running)))
+		zap.Int("cancelled", err.Cancelled), zap.Strings("running_at_bound", byLabel(err.AtBound)),
+		zap.Strings("still_running", byLabel(err.Running)), zap.Int("queued", err.Queued))
 	return err
 }
 
@@ -128,11 +125,28 @@ func (e *Engine) Running() []TaskInfo {
 	return out
 }
 
-type taskInfos []TaskInfo
-
-func (ts taskInfos) MarshalLogArray(enc zapcore.ArrayEncoder) error {
-	for _, t := range ts {
-		enc.AppendString(fmt.Sprintf("%s (%v)", t.Label, t.Age.Round(time.Millisecond)))
+// byLabel summarises tasks per label, "label: count (oldest age)", in the
+// order of each label's oldest task: a drain report stays one readable line
+// however many tasks were cut short.
+func byLabel(ts []TaskInfo) []string {
+	type group struct {
+		n      int
+		oldest time.Duration
 	}
-	return nil
+	var order []string
+	groups := map[string]*group{}
+	for _, t := range ts { // oldest first, so a label's first task is its oldest
+		g := groups[t.Label]
+		if g == nil {
+			g = &group{oldest: t.Age}
+			groups[t.Label] = g
+			order = append(order, t.Label)
+		}
+		g.n++
+	}
+	out := make([]string, len(order))
+	for i, l := range order {
+		out[i] = fmt.Sprintf("%s: %d (oldest %v)", l, groups[l].n, groups[l].oldest.Round(time.Millisecond))
+	}
+	return out
 }

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+type chatRequest struct {
+	Model    string        `json:"model"`
+	Messages []chatMessage `json:"messages"`
+}
+
+type chatMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+type chatResponse struct {
+	ID      string       `json:"id"`
+	Object  string       `json:"object"`
+	Created int64        `json:"created"`
+	Model   string       `json:"model"`
+	Choices []chatChoice `json:"choices"`
+	Usage   chatUsage    `json:"usage"`
+}
+
+type chatChoice struct {
+	Index        int         `json:"index"`
+	Message      chatMessage `json:"message"`
+	FinishReason string      `json:"finish_reason"`
+}
+
+type chatUsage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+func (r chatRequest) validate() string {
+	if strings.TrimSpace(r.Model) == "" {
+		return "model is required"
+	}
+	if len(r.Messages) == 0 {
+		return "messages must hold at least one message"
+	}
+	for i, m := range r.Messages {
+		switch m.Role {
+		case "system", "user", "assistant":
+		default:
+			return fmt.Sprintf("messages[%d].role must be system, user or assistant", i)
+		}
+		if m.Content == "" {
+			return fmt.Sprintf("messages[%d].content is required", i)
+		}
+	}
+	return ""
+}
+
+func (r chatRequest) prompt() string {
+	parts := make([]string, len(r.Messages))
+	for i, m := range r.Messages {
+		parts[i] = m.Content
+	}
+	return strings.Join(parts, "\n")
+}
+
+// chat answers from the cache or the runtime pool, then logs usage and
+// caches the answer in the background: the response never waits for either.
+func (h *Handlers) chat(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	var req chatRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if msg := req.validate(); msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
+	prompt := req.prompt()
+	answer, hit, err := h.cache.Answer(r.Context(), prompt)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "runtime pool: "+err.Error())
+		return
+	}
+	id := fmt.Sprintf("chatcmpl-%d", h.seq.Add(1))
+	usage := Usage{RequestID: id, Model: req.Model, PromptTokens: tokens(prompt), CompletionTokens: tokens(answer)}
+	if !hit {
+		h.sched.Go(r.Context(), "cache-set", func(context.Context) error { return h.cache.Set(prompt, answer) })
+	}
+	usage.Latency = time.Since(start)
+	if err := h.logUsage(r.Context(), usage); err != nil {
+		writeError(w, http.StatusInternalServerError, "usage log: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, chatResponse{
+		ID: id, Object: "chat.completion", Created: start.Unix(), Model: req.Model,
+		Choices: []chatChoice{{Message: chatMessage{Role: "assistant", Content: answer}, FinishReason: "stop"}},
+		Usage: chatUsage{PromptTokens: usage.PromptTokens, CompletionTokens: usage.CompletionTokens,
+			TotalTokens: usage.PromptTokens + usage.CompletionTokens},
+	})
+}
+
+// logUsage writes the usage row in the background, or, with -sync-log, in
+// the handler (the comparison the README's figures make).
+func (h *Handlers) logUsage(ctx context.Context, u Usage) error {
+	if h.cfg.SyncLog {
+		return h.db.InsertUsage(ctx, u)
+	}
+	h.sched.Go(ctx, "log-usage", func(ctx context.Context) error { return h.db.InsertUsage(ctx, u) })
+	return nil
+}

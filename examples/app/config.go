@@ -1,0 +1,40 @@
+package main
+
+import (
+	"flag"
+	"time"
+
+	"github.com/fxtools/background/fxasync"
+	"github.com/fxtools/background/fxshutdown"
+)
+
+// Config is the service's configuration, from flags.
+type Config struct {
+	Addr           string
+	DBPath         string
+	DrainTimeout   time.Duration
+	LogDelay       time.Duration // added to every background write
+	SyncLog        bool          // log usage in the handler instead (for comparison)
+	ReadinessDelay time.Duration
+}
+
+func parseFlags(args []string) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("app", flag.ContinueOnError)
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address (port 0 picks a free one)")
+	fs.StringVar(&c.DBPath, "db", "./app.db", "SQLite database file, created on first start")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 5*time.Second, "bound on draining background tasks at stop")
+	fs.DurationVar(&c.LogDelay, "log-delay", 0, "latency added to each background write, e.g. 300ms")
+	fs.BoolVar(&c.SyncLog, "sync-log", false, "log usage synchronously in the handler (to compare)")
+	fs.DurationVar(&c.ReadinessDelay, "readiness-delay", 0, "time between not-ready and the stop, e.g. 5s")
+	err := fs.Parse(args)
+	return c, err
+}
+
+func (c Config) asyncConfig() fxasync.Config {
+	return fxasync.Config{DrainTimeout: c.DrainTimeout}
+}
+
+func (c Config) shutdownConfig() fxshutdown.Config {
+	return fxshutdown.Config{StepTimeout: 5 * time.Second, ReadinessDelay: c.ReadinessDelay}
+}

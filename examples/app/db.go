@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/fxtools/background/fxshutdown"
+	_ "modernc.org/sqlite" // pure-Go SQLite driver: no cgo, no server
+)
+
+// DB is the service's SQLite database. Writes sleep Config.LogDelay first,
+// to make a slow database visible.
+type DB struct {
+	db    *sql.DB
+	delay time.Duration
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS model_usage (
+	id INTEGER PRIMARY KEY,
+	request_id TEXT NOT NULL,
+	model TEXT NOT NULL,
+	prompt_tokens INTEGER NOT NULL,
+	completion_tokens INTEGER NOT NULL,
+	latency_ms REAL NOT NULL,
+	created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS spans (
+	id INTEGER PRIMARY KEY,
+	trace_id TEXT NOT NULL,
+	span_id TEXT NOT NULL,
+	name TEXT NOT NULL,
+	start_time TEXT,
+	end_time TEXT,
+	attributes TEXT
+);
+CREATE TABLE IF NOT EXISTS stream_events (
+	id INTEGER PRIMARY KEY,
+	type TEXT NOT NULL,
+	payload TEXT NOT NULL,
+	created_at TEXT NOT NULL
+);`
+
+// OpenDB opens (and on first start creates) the database and registers its
+// close as the "database" shutdown step.
+func OpenDB(cfg Config, sd *fxshutdown.Shutdown) (*DB, error) {
+	db, err := sql.Open("sqlite", "file:"+cfg.DBPath+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1) // SQLite has one writer; queue here, not in SQLITE_BUSY
+	if _, err := db.Exec(schema); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("create schema in %s: %w", cfg.DBPath, err)
+	}
+	d := &DB{db: db, delay: cfg.LogDelay}
+	sd.Add("database", func(context.Context) error { return db.Close() })
+	return d, nil
+}
+
+// Usage is one row of model_usage.
+type Usage struct {
+	RequestID                      string
+	Model                          string
+	PromptTokens, CompletionTokens int
+	Latency                        time.Duration
+}
+
+// InsertUsage writes one usage row.
+func (d *DB) InsertUsage(ctx context.Context, u Usage) error {
+	if err := d.wait(ctx); err != nil {
+		return err
+	}
+	_, err := d.db.ExecContext(ctx,
+		`INSERT INTO model_usage (request_id, model, prompt_tokens, completion_tokens, latency_ms, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		u.RequestID, u.Model, u.PromptTokens, u.CompletionTokens, float64(u.Latency.Microseconds())/1000, now())
+	return err
+}
+
+// InsertSpans writes a batch of spans in one transaction.
+func (d *DB) InsertSpans(ctx context.Context, spans []Span) error {
+	if err := d.wait(ctx); err != nil {
+		return err
+	}
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, s := range spans {
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO spans (trace_id, span_id, name, start_time, end_time, attributes) VALUES (?, ?, ?, ?, ?, ?)`,
+			s.TraceID, s.SpanID, s.Name, s.StartTime, s.EndTime, string(s.Attributes)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// InsertEvent writes one trace stream event.
+func (d *DB) InsertEvent(ctx context.Context, typ string, payload []byte) error {
+	if err := d.wait(ctx); err != nil {
+		return err
+	}
+	_, err := d.db.ExecContext(ctx, `INSERT INTO stream_events (type, payload, created_at) VALUES (?, ?, ?)`,
+		typ, string(payload), now())
+	return err
+}
+
+// Count returns the number of rows in table, one of the service's tables.
+func (d *DB) Count(ctx context.Context, table string) (int, error) {
+	switch table {
+	case "model_usage", "spans", "stream_events":
+	default:
+		return 0, fmt.Errorf("unknown table %q", table)
+	}
+	var n int
+	err := d.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&n)
+	return n, err
+}
+
+// wait sleeps the configured write delay, or until ctx is cancelled.
+func (d *DB) wait(ctx context.Context) error {
+	if d.delay <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d.delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }

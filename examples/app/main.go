@@ -1,0 +1,56 @@
+// Command app is a small model gateway built on fxasync and fxshutdown: it
+// answers OpenAI-style chat completions from a local "runtime pool", logs
+// usage, ingests traces and caches answers in the background, and loses none
+// of that work on SIGTERM.
+//
+//	go run -C examples/app .                 # listens on 127.0.0.1:8080, ./app.db
+//	go run -C examples/app . -log-delay 300ms -drain-timeout 3s
+package main
+
+import (
+	"os"
+
+	"github.com/fxtools/background/fxasync"
+	"github.com/fxtools/background/fxshutdown"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+	"go.uber.org/zap"
+)
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		os.Exit(2) // flag has printed the problem and the usage
+	}
+	os.Exit(fxshutdown.Run(options(cfg)...))
+}
+
+// options wires the service in the order a reader should copy. On stop: the
+// HTTP server stops taking requests and waits for in-flight ones, then the
+// background tasks drain, then the cache, the runtime pool and the database
+// close.
+func options(cfg Config) []fx.Option {
+	return []fx.Option{
+		fx.Supply(cfg, cfg.asyncConfig(), cfg.shutdownConfig()),
+		fx.Provide(newLogger),
+		fx.WithLogger(func(l *zap.Logger) fxevent.Logger { // fx's own events: only its errors
+			return &fxevent.ZapLogger{Logger: l.Named("fx").WithOptions(zap.IncreaseLevel(zap.WarnLevel))}
+		}),
+		fxshutdown.Module,
+		fxasync.Module,
+		// The database, the pool and the cache are built before the scheduler,
+		// so the drain runs before any of them stops.
+		fxasync.DrainBefore[*DB](),
+		fxasync.DrainBefore[*Pool](),
+		fxasync.DrainBefore[*Cache](),
+		fx.Provide(OpenDB, NewPool, NewCache, NewHandlers, NewServer),
+		fx.Invoke(func(*Server) {}),
+	}
+}
+
+func newLogger() (*zap.Logger, error) {
+	c := zap.NewProductionConfig()
+	c.Sampling = nil // a stop's log must be complete
+	c.DisableStacktrace = true
+	return c.Build()
+}

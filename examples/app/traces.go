@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+)
+
+// Span is one span of a trace batch.
+type Span struct {
+	TraceID    string          `json:"trace_id"`
+	SpanID     string          `json:"span_id"`
+	Name       string          `json:"name"`
+	StartTime  string          `json:"start_time"`
+	EndTime    string          `json:"end_time"`
+	Attributes json.RawMessage `json:"attributes"`
+}
+
+type traceBatch struct {
+	Spans []Span `json:"spans"`
+}
+
+func (s Span) validate(i int) string {
+	switch {
+	case s.TraceID == "":
+		return fmt.Sprintf("spans[%d].trace_id is required", i)
+	case s.SpanID == "":
+		return fmt.Sprintf("spans[%d].span_id is required", i)
+	case s.Name == "":
+		return fmt.Sprintf("spans[%d].name is required", i)
+	}
+	return ""
+}
+
+// traces stores a batch of spans in one tracing-ingest task.
+func (h *Handlers) traces(w http.ResponseWriter, r *http.Request) {
+	var b traceBatch
+	if !decode(w, r, &b) {
+		return
+	}
+	if len(b.Spans) == 0 {
+		writeError(w, http.StatusBadRequest, "spans must hold at least one span")
+		return
+	}
+	for i, s := range b.Spans {
+		if msg := s.validate(i); msg != "" {
+			writeError(w, http.StatusBadRequest, msg)
+			return
+		}
+	}
+	h.sched.Go(r.Context(), "tracing-ingest", func(ctx context.Context) error { return h.db.InsertSpans(ctx, b.Spans) })
+	writeJSON(w, http.StatusAccepted, map[string]int{"accepted": len(b.Spans)})
+}
+
+type streamEvent struct {
+	Type string          `json:"type"`
+	raw  json.RawMessage // the whole line
+}
+
+// eventType keeps labels (and so the scheduler's per-label figures) sane.
+var eventType = regexp.MustCompile(`^[a-z0-9_.-]{1,40}$`)
+
+// traceStream reads NDJSON events and hands each to a tracing-stream-<type>
+// task. The whole body is checked first: a bad line starts no task.
+func (h *Handlers) traceStream(w http.ResponseWriter, r *http.Request) {
+	events, msg, status := readEvents(w, r)
+	if msg != "" {
+		writeError(w, status, msg)
+		return
+	}
+	for _, ev := range events {
+		ev := ev
+		h.sched.Go(r.Context(), "tracing-stream-"+ev.Type, func(ctx context.Context) error {
+			return h.db.InsertEvent(ctx, ev.Type, ev.raw)
+		})
+	}
+	writeJSON(w, http.StatusAccepted, map[string]int{"accepted": len(events)})
+}
+
+func readEvents(w http.ResponseWriter, r *http.Request) ([]streamEvent, string, int) {
+	sc := bufio.NewScanner(http.MaxBytesReader(w, r.Body, maxBody))
+	sc.Buffer(make([]byte, 64<<10), maxBody)
+	var events []streamEvent
+	for line := 1; sc.Scan(); line++ {
+		raw := bytes.TrimSpace(sc.Bytes())
+		if len(raw) == 0 {
+			continue
+		}
+		var ev streamEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Sprintf("line %d: malformed JSON: %v", line, err), http.StatusBadRequest
+		}
+		if !eventType.MatchString(ev.Type) {
+			return nil, fmt.Sprintf("line %d: type must match %s", line, eventType), http.StatusBadRequest
+		}
+		ev.raw = append(json.RawMessage(nil), raw...)
+		events = append(events, ev)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, "reading the stream: " + err.Error(), http.StatusRequestEntityTooLarge
+	}
+	if len(events) == 0 {
+		return nil, "the stream holds no event", http.StatusBadRequest
+	}
+	return events, "", 0
+}
