@@ -26,6 +26,8 @@ type Config struct {
 	Grace        time.Duration // see WithGrace; default 250 ms
 	MaxInFlight  int           // see WithMaxInFlight; default unbounded
 	MaxLabels    int           // see WithMaxLabels; default 256
+	CallSites    bool          // see WithCallSites
+	PprofLabels  bool          // see WithPprofLabels
 	// StopShare is the largest share of the time left in fx's stop budget
 	// (StopTimeout, 15 s by default, shared by every OnStop hook) that the
 	// drain and its grace may use, so the hooks after it keep the rest.
@@ -54,6 +56,12 @@ func NewFromParams(p Params) *Scheduler {
 		WithMaxInFlight(p.Config.MaxInFlight), WithMaxLabels(p.Config.MaxLabels)}
 	if p.Logger != nil {
 		opts = append(opts, WithLogger(p.Logger))
+	}
+	if p.Config.CallSites {
+		opts = append(opts, WithCallSites())
+	}
+	if p.Config.PprofLabels {
+		opts = append(opts, WithPprofLabels())
 	}
 	s := New(opts...)
 	share := p.Config.StopShare

@@ -74,3 +74,27 @@ func WithMaxInFlight(n int) Option {
 func WithMaxLabels(n int) Option {
 	return intOption{"WithMaxLabels", n, func(c *core.Config, n int) { c.MaxLabels = n }}
 }
+
+type flagOption struct {
+	name string
+	set  func(*core.Config)
+}
+
+func (o flagOption) apply(c *core.Config) { o.set(c) }
+func (o flagOption) String() string       { return o.name + "()" }
+
+// WithPprofLabels runs each task under the runtime/pprof label
+// fxasync_label=<label>, so a goroutine or CPU profile taken during a slow
+// shutdown groups work by task label. Off by default: it costs allocations
+// per task (see README.md, Performance).
+func WithPprofLabels() Option {
+	return flagOption{"WithPprofLabels", func(c *core.Config) { c.PprofLabels = true }}
+}
+
+// WithCallSites records where each task was submitted (file:line), so the
+// drain warning, Running and CheckStuck can name the call site that started a
+// stuck task. Off by default: it costs a stack walk per task (see README.md,
+// Performance).
+func WithCallSites() Option {
+	return flagOption{"WithCallSites", func(c *core.Config) { c.CallSites = true }}
+}

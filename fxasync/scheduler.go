@@ -71,7 +71,7 @@ func (s *Scheduler) Go(ctx context.Context, label string, fn func(ctx context.Co
 		core.StderrLogger().Error("fxasync: Go on a nil *Scheduler: task not run", zap.String("label", label))
 		return
 	}
-	s.engine().Go(ctx, label, fn)
+	s.engine().Go(ctx, label, fn, 1)
 }
 
 // TryGo is Go that reports a refusal instead of logging it, and that never
@@ -80,7 +80,7 @@ func (s *Scheduler) TryGo(ctx context.Context, label string, fn func(ctx context
 	if s == nil {
 		return fmt.Errorf("fxasync: nil *Scheduler: %w", ErrClosed)
 	}
-	if err := s.engine().Submit(ctx, label, fn, false); err != nil {
+	if err := s.engine().Submit(ctx, label, fn, false, 1); err != nil {
 		return fmt.Errorf("fxasync: task %q: %w", label, err)
 	}
 	return nil

@@ -176,15 +176,15 @@ func TestStats(t *testing.T) {
 		s.Go(context.Background(), "tracing-stream-"+string(rune('A'+i%50)), ok)
 	}
 	st := s.Stats()
-	assert.Equal(t, fxasync.LabelStats{Label: "c", Submitted: 1, InFlight: 1}, st.Labels[2])
+	assert.Equal(t, fxasync.LabelStats{Label: "c", Submitted: 1, InFlight: 1}, counts(st.Labels[2]))
 	close(release)
 	require.NoError(t, s.Drain(context.Background()))
 	st = s.Stats()
 	want := fxasync.LabelStats{Submitted: 104, Succeeded: 102, Failed: 1, Panicked: 1}
-	assert.Equal(t, want, st.Total)
+	assert.Equal(t, want, counts(st.Total))
 	require.Len(t, st.Labels, 5)
-	assert.Equal(t, fxasync.LabelStats{Label: "a", Submitted: 2, Succeeded: 1, Failed: 1}, st.Labels[0])
-	assert.Equal(t, fxasync.LabelStats{Label: "b", Submitted: 1, Panicked: 1}, st.Labels[1])
+	assert.Equal(t, fxasync.LabelStats{Label: "a", Submitted: 2, Succeeded: 1, Failed: 1}, counts(st.Labels[0]))
+	assert.Equal(t, fxasync.LabelStats{Label: "b", Submitted: 1, Panicked: 1}, counts(st.Labels[1]))
 	assert.Equal(t, fxasync.OverflowLabel, st.Labels[4].Label)
 	assert.Equal(t, int64(98), st.Labels[4].Submitted) // tracing-stream-A took the last place
 }
@@ -239,4 +239,10 @@ func TestZeroAndNilScheduler(t *testing.T) {
 	assert.Equal(t, 0, nilS.Pending())
 	assert.NoError(t, nilS.Drain(context.Background()))
 	assert.Equal(t, fxasync.Stats{}, nilS.Stats())
+}
+
+// counts drops the duration histogram, whose figures depend on timing.
+func counts(l fxasync.LabelStats) fxasync.LabelStats {
+	l.Durations = fxasync.Durations{}
+	return l
 }

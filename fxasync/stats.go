@@ -15,6 +15,19 @@ type LabelStats struct {
 	Failed    int64 // returned an error, or called runtime.Goexit
 	Panicked  int64
 	InFlight  int64 // admitted and not finished
+	Durations Durations
+}
+
+// DurationBounds are the upper bounds of the buckets of Durations: from half
+// a millisecond to a minute, fit for background I/O.
+var DurationBounds = append([]time.Duration(nil), core.DurationBounds...)
+
+// Durations is the histogram of finished tasks' durations, from submission
+// to return. Counts[i] counts tasks that took at most DurationBounds[i] and
+// more than the bound before it; the last count is the rest (+Inf).
+type Durations struct {
+	Counts []int64
+	Sum    time.Duration
 }
 
 // Stats is a snapshot of a scheduler's figures.
@@ -40,13 +53,15 @@ func (s *Scheduler) Stats() Stats {
 
 func labelStats(l core.LabelStats) LabelStats {
 	return LabelStats{Label: l.Label, Submitted: l.Submitted, Rejected: l.Rejected,
-		Succeeded: l.Succeeded, Failed: l.Failed, Panicked: l.Panicked, InFlight: l.Running}
+		Succeeded: l.Succeeded, Failed: l.Failed, Panicked: l.Panicked, InFlight: l.Running,
+		Durations: Durations(l.Durations)}
 }
 
 // TaskInfo names a running task.
 type TaskInfo struct {
-	Label string
-	Age   time.Duration // since the task was submitted
+	Label  string
+	Age    time.Duration // since the task was submitted
+	Caller string        // file:line that submitted it, with WithCallSites
 }
 
 func taskInfos(ts []core.TaskInfo) []TaskInfo {
@@ -76,3 +91,19 @@ func (e *DrainError) Error() string { return e.msg }
 
 // Unwrap returns Cause.
 func (e *DrainError) Unwrap() error { return e.Cause }
+
+// DrainStats describes the last drain.
+type DrainStats struct {
+	Done      bool          // a drain has finished
+	Duration  time.Duration // from its start to its return
+	Abandoned int           // tasks still pending when it returned
+}
+
+// LastDrain returns the figures of the drain once it is over; before, Done
+// is false.
+func (s *Scheduler) LastDrain() DrainStats {
+	if s == nil {
+		return DrainStats{}
+	}
+	return DrainStats(s.engine().LastDrain())
+}

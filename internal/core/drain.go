@@ -12,8 +12,9 @@ import (
 
 // TaskInfo names a running task.
 type TaskInfo struct {
-	Label string
-	Age   time.Duration // since submission
+	Label  string
+	Age    time.Duration // since submission
+	Caller string        // file:line of the submission, with Config.CallSites
 }
 
 // DrainError reports a drain that reached its bound. It wraps the cause:
@@ -58,8 +59,26 @@ func (e *Engine) Drain(ctx context.Context) error {
 	return e.drainErr
 }
 
+// DrainStats describes the last drain.
+type DrainStats struct {
+	Done      bool          // a drain has finished
+	Duration  time.Duration // from its start to its return
+	Abandoned int           // tasks still pending when it returned
+}
+
+// LastDrain returns the figures of the drain, once it is over.
+func (e *Engine) LastDrain() DrainStats {
+	if p := e.lastDrain.Load(); p != nil {
+		return *p
+	}
+	return DrainStats{}
+}
+
 func (e *Engine) drain(ctx context.Context) error {
 	start := time.Now()
+	defer func() {
+		e.lastDrain.Store(&DrainStats{Done: true, Duration: time.Since(start), Abandoned: e.Pending()})
+	}()
 	close(e.draining)
 	if e.state.Or(drainingBit)&countMask == 0 {
 		e.finishDrain()
@@ -117,7 +136,7 @@ func (e *Engine) Running() []TaskInfo {
 	e.mu.Lock()
 	for w := e.workers.head; w != nil; w = w.next {
 		if t := w.cur.Load(); t != nil {
-			out = append(out, TaskInfo{Label: t.label, Age: time.Duration(now - t.start)})
+			out = append(out, TaskInfo{Label: t.label, Age: time.Duration(now - t.start), Caller: t.caller()})
 		}
 	}
 	e.mu.Unlock()

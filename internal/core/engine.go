@@ -33,6 +33,8 @@ type Config struct {
 	IdleTimeout  time.Duration // a spare worker exits after this long idle
 	MaxInFlight  int           // 0: unbounded
 	MaxLabels    int           // distinct labels counted apart
+	PprofLabels  bool          // run each task under pprof label fxasync_label
+	CallSites    bool          // record where each task was submitted
 }
 
 // state word layout: the low bits count admitted, unfinished tasks.
@@ -63,6 +65,7 @@ type Engine struct {
 
 	drainOnce sync.Once
 	drainErr  error
+	lastDrain atomic.Pointer[DrainStats]
 	closeOnce sync.Once
 
 	sem    chan struct{} // slots when MaxInFlight > 0

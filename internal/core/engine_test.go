@@ -53,7 +53,7 @@ func TestStressSubmitDuringDrain(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := 0; i < perSubmitter; i++ {
-					if err := e.Submit(context.Background(), "stress", body, false); err != nil {
+					if err := e.Submit(context.Background(), "stress", body, false, 0); err != nil {
 						require.ErrorIs(t, err, ErrClosed)
 						refused.Add(1)
 					} else {
@@ -89,7 +89,7 @@ func TestBlockedTasksDoNotHoldBackOthers(t *testing.T) {
 			started.Done()
 			<-release
 			return nil
-		})
+		}, 0)
 	}
 	started.Wait() // hangs (and the test times out) if a task waited behind another
 	assert.Equal(t, n, e.Pending())
@@ -103,7 +103,7 @@ func TestIdleWorkersExitAndRestart(t *testing.T) {
 	e, _ := newTestEngine(t, Config{IdleTimeout: time.Millisecond})
 	for round := 0; round < 3; round++ {
 		done := make(chan struct{})
-		e.Go(context.Background(), "x", func(context.Context) error { close(done); return nil })
+		e.Go(context.Background(), "x", func(context.Context) error { close(done); return nil }, 0)
 		<-done
 		require.Eventually(t, func() bool { return e.workerCount() == 0 }, 5*time.Second, time.Millisecond)
 	}
@@ -137,7 +137,7 @@ func TestTaskContextCauseAndChildren(t *testing.T) {
 		o.causeAfter, o.childErr = context.Cause(ctx), child.Err()
 		res <- o
 		return nil
-	})
+	}, 0)
 	<-started
 	err := e.Drain(context.Background())
 	require.ErrorIs(t, err, context.DeadlineExceeded)
@@ -173,7 +173,7 @@ func TestQueueFIFOAndEmpty(t *testing.T) {
 func TestLabelCapFoldsIntoOverflow(t *testing.T) {
 	e, _ := newTestEngine(t, Config{MaxLabels: 3})
 	for i := 0; i < 10; i++ {
-		e.Go(context.Background(), "l"+string(rune('0'+i)), nop)
+		e.Go(context.Background(), "l"+string(rune('0'+i)), nop, 0)
 	}
 	require.NoError(t, e.Drain(context.Background()))
 	s := e.Stats()

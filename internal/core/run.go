@@ -1,7 +1,10 @@
 package core
 
 import (
+	"context"
 	"runtime/debug"
+	"runtime/pprof"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -20,9 +23,19 @@ func (e *Engine) run(w *worker, t *task) {
 		w.cur.Store(nil)
 		e.finish(t)
 	}()
-	err := t.fn(t)
+	err := e.call(t)
 	returned = true
 	e.outcome(t, err)
+}
+
+// call runs the task's function, under a pprof label when configured, so a
+// goroutine profile groups tasks by label.
+func (e *Engine) call(t *task) (err error) {
+	if !e.cfg.PprofLabels {
+		return t.fn(t)
+	}
+	pprof.Do(t, pprof.Labels("fxasync_label", t.label), func(ctx context.Context) { err = t.fn(ctx) })
+	return err
 }
 
 func (e *Engine) outcome(t *task, err error) {
@@ -46,6 +59,7 @@ func (e *Engine) abnormal(t *task, r any) {
 }
 
 func (e *Engine) finish(t *task) {
+	t.stats.durations.observe(time.Duration(e.now() - t.start))
 	if e.sem != nil {
 		<-e.sem
 	}

@@ -13,19 +13,21 @@ const OverflowLabel = "(other)"
 // Counters are one label's running totals. Each sits on its own cache lines.
 type Counters struct {
 	submitted, rejected, succeeded, failed, panicked atomic.Int64
-	_                                                [88]byte
+	durations                                        histogram
+	_                                                [64]byte
 }
 
 // LabelStats is a snapshot of one label's counters.
 type LabelStats struct {
 	Label                                                     string
 	Submitted, Rejected, Succeeded, Failed, Panicked, Running int64
+	Durations                                                 Histogram // of finished tasks, from submission
 }
 
 // snapshot reads outcomes before submissions, so Running is never negative.
 func (c *Counters) snapshot(label string) LabelStats {
 	s := LabelStats{Label: label, Rejected: c.rejected.Load(), Succeeded: c.succeeded.Load(),
-		Failed: c.failed.Load(), Panicked: c.panicked.Load()}
+		Failed: c.failed.Load(), Panicked: c.panicked.Load(), Durations: c.durations.snapshot()}
 	s.Submitted = c.submitted.Load()
 	s.Running = s.Submitted - s.Rejected - s.Succeeded - s.Failed - s.Panicked
 	return s
@@ -104,6 +106,7 @@ func (e *Engine) Stats() Stats {
 		s.Total.Failed += l.Failed
 		s.Total.Panicked += l.Panicked
 		s.Total.Running += l.Running
+		s.Total.Durations = s.Total.Durations.add(l.Durations)
 	}
 	return s
 }

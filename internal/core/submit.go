@@ -19,7 +19,10 @@ const UnlabeledLabel = "(unlabeled)"
 // ctx gives the task its values, not its cancellation; nil means
 // context.Background(). While draining, only submissions from inside the
 // engine's own running tasks (ctx derives from a task's context) are admitted.
-func (e *Engine) Submit(ctx context.Context, label string, fn Func, block bool) error {
+//
+// depth is the number of wrapper frames between Submit and the user's call,
+// for Config.CallSites.
+func (e *Engine) Submit(ctx context.Context, label string, fn Func, block bool, depth int) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -32,13 +35,19 @@ func (e *Engine) Submit(ctx context.Context, label string, fn Func, block bool) 
 		c.rejected.Add(1)
 		return err
 	}
-	e.enqueue(&task{parent: ctx, e: e, fn: fn, label: label, stats: c, start: e.now()})
+	t := &task{parent: ctx, e: e, fn: fn, label: label, stats: c, start: e.now()}
+	if e.cfg.CallSites {
+		var pc [1]uintptr
+		runtime.Callers(2+depth, pc[:])
+		t.pc = pc[0]
+	}
+	e.enqueue(t)
 	return nil
 }
 
 // Go is Submit that logs a refusal at ERROR, naming the label.
-func (e *Engine) Go(ctx context.Context, label string, fn Func) {
-	if err := e.Submit(ctx, label, fn, true); err != nil {
+func (e *Engine) Go(ctx context.Context, label string, fn Func, depth int) {
+	if err := e.Submit(ctx, label, fn, true, depth+1); err != nil {
 		if label == "" {
 			label = UnlabeledLabel
 		}

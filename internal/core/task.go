@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"runtime"
+	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -20,7 +22,8 @@ type task struct {
 	fn     Func
 	label  string
 	stats  *Counters
-	start  int64 // nanoseconds since e.epoch, at submission
+	start  int64   // nanoseconds since e.epoch, at submission
+	pc     uintptr // where it was submitted, with Config.CallSites
 	next   atomic.Pointer[task]
 }
 
@@ -53,4 +56,13 @@ func (e *Engine) taskOf(ctx context.Context) *task {
 		return nil
 	}
 	return t
+}
+
+// caller is "file:line" of the submission, or "" when not recorded.
+func (t *task) caller() string {
+	if t.pc == 0 {
+		return ""
+	}
+	f, _ := runtime.CallersFrames([]uintptr{t.pc}).Next()
+	return f.File + ":" + strconv.Itoa(f.Line)
 }
