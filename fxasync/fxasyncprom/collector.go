@@ -1,0 +1,78 @@
+// Package fxasyncprom exports a fxasync.Scheduler's figures to Prometheus.
+//
+// It is its own module, so that users of fxasync who do not use Prometheus
+// never download prometheus/client_golang. The collector reads the
+// scheduler's own counters at scrape time: running a task costs nothing more
+// with it than without it.
+//
+// Metrics:
+//
+//	fxasync_tasks_in_flight{label}               gauge
+//	fxasync_tasks_total{label,outcome}           counter; outcome: succeeded, failed, panicked, rejected
+//	fxasync_task_duration_seconds{label}         histogram, 0.5 ms to 60 s, from submission to return
+//	fxasync_drain_duration_seconds               gauge, the last drain
+//	fxasync_drain_abandoned_tasks                gauge, tasks left pending by the last drain
+//
+// Labels share the scheduler's cap on distinct labels (fxasync.WithMaxLabels):
+// past it, tasks are counted under fxasync.OverflowLabel, so a dynamic label
+// cannot explode the number of series.
+package fxasyncprom
+
+import (
+	"github.com/fxtools/background/fxasync"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var (
+	inFlightDesc = prometheus.NewDesc("fxasync_tasks_in_flight",
+		"Tasks admitted and not finished.", []string{"label"}, nil)
+	totalDesc = prometheus.NewDesc("fxasync_tasks_total",
+		"Tasks submitted, by how they ended.", []string{"label", "outcome"}, nil)
+	durationDesc = prometheus.NewDesc("fxasync_task_duration_seconds",
+		"Time from submission to return of finished tasks.", []string{"label"}, nil)
+	drainDurationDesc = prometheus.NewDesc("fxasync_drain_duration_seconds",
+		"Duration of the last drain.", nil, nil)
+	drainAbandonedDesc = prometheus.NewDesc("fxasync_drain_abandoned_tasks",
+		"Tasks still pending when the last drain returned.", nil, nil)
+)
+
+// Collector is a prometheus.Collector for one Scheduler.
+type Collector struct{ s *fxasync.Scheduler }
+
+// NewCollector returns a collector of s's figures.
+func NewCollector(s *fxasync.Scheduler) *Collector { return &Collector{s: s} }
+
+// Describe sends the descriptors of every metric.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{inFlightDesc, totalDesc, durationDesc, drainDurationDesc, drainAbandonedDesc} {
+		ch <- d
+	}
+}
+
+// Collect reads the scheduler's counters.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	for _, l := range c.s.Stats().Labels {
+		ch <- prometheus.MustNewConstMetric(inFlightDesc, prometheus.GaugeValue, float64(l.InFlight), l.Label)
+		for outcome, n := range map[string]int64{
+			"succeeded": l.Succeeded, "failed": l.Failed, "panicked": l.Panicked, "rejected": l.Rejected,
+		} {
+			ch <- prometheus.MustNewConstMetric(totalDesc, prometheus.CounterValue, float64(n), l.Label, outcome)
+		}
+		ch <- histogram(l)
+	}
+	d := c.s.LastDrain()
+	ch <- prometheus.MustNewConstMetric(drainDurationDesc, prometheus.GaugeValue, d.Duration.Seconds())
+	ch <- prometheus.MustNewConstMetric(drainAbandonedDesc, prometheus.GaugeValue, float64(d.Abandoned))
+}
+
+// histogram turns per-bucket counts into Prometheus's cumulative buckets.
+func histogram(l fxasync.LabelStats) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(fxasync.DurationBounds))
+	var cum uint64
+	for i, bound := range fxasync.DurationBounds {
+		cum += uint64(l.Durations.Counts[i])
+		buckets[bound.Seconds()] = cum
+	}
+	count := cum + uint64(l.Durations.Counts[len(fxasync.DurationBounds)])
+	return prometheus.MustNewConstHistogram(durationDesc, count, l.Durations.Sum.Seconds(), buckets, l.Label)
+}

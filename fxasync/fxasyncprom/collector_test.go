@@ -1,0 +1,105 @@
+package fxasyncprom_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/fxtools/background/fxasync"
+	"github.com/fxtools/background/fxasync/fxasyncprom"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func ok(context.Context) error { return nil }
+
+// The metrics match what the scheduler did: known successes, failures,
+// panics and rejections, the histogram count, and the drain.
+func TestCollectorMatchesBehaviour(t *testing.T) {
+	s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithMaxLabels(3))
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(fxasyncprom.NewCollector(s)))
+
+	for i := 0; i < 3; i++ {
+		s.Go(context.Background(), "log-usage", ok)
+	}
+	s.Go(context.Background(), "log-usage", func(context.Context) error { return errors.New("db down") })
+	s.Go(context.Background(), "cache-set", func(context.Context) error { panic("boom") })
+	s.Go(context.Background(), "cache-set", nil) // rejected
+	for _, l := range []string{"tracing-stream-a", "tracing-stream-b", "tracing-stream-c"} {
+		s.Go(context.Background(), l, ok) // past the cap of 3: folded
+	}
+	require.NoError(t, s.Drain(context.Background()))
+
+	want := `
+# HELP fxasync_tasks_total Tasks submitted, by how they ended.
+# TYPE fxasync_tasks_total counter
+fxasync_tasks_total{label="(other)",outcome="failed"} 0
+fxasync_tasks_total{label="(other)",outcome="panicked"} 0
+fxasync_tasks_total{label="(other)",outcome="rejected"} 0
+fxasync_tasks_total{label="(other)",outcome="succeeded"} 2
+fxasync_tasks_total{label="cache-set",outcome="failed"} 0
+fxasync_tasks_total{label="cache-set",outcome="panicked"} 1
+fxasync_tasks_total{label="cache-set",outcome="rejected"} 1
+fxasync_tasks_total{label="cache-set",outcome="succeeded"} 0
+fxasync_tasks_total{label="log-usage",outcome="failed"} 1
+fxasync_tasks_total{label="log-usage",outcome="panicked"} 0
+fxasync_tasks_total{label="log-usage",outcome="rejected"} 0
+fxasync_tasks_total{label="log-usage",outcome="succeeded"} 3
+fxasync_tasks_total{label="tracing-stream-a",outcome="failed"} 0
+fxasync_tasks_total{label="tracing-stream-a",outcome="panicked"} 0
+fxasync_tasks_total{label="tracing-stream-a",outcome="rejected"} 0
+fxasync_tasks_total{label="tracing-stream-a",outcome="succeeded"} 1
+# HELP fxasync_tasks_in_flight Tasks admitted and not finished.
+# TYPE fxasync_tasks_in_flight gauge
+fxasync_tasks_in_flight{label="(other)"} 0
+fxasync_tasks_in_flight{label="cache-set"} 0
+fxasync_tasks_in_flight{label="log-usage"} 0
+fxasync_tasks_in_flight{label="tracing-stream-a"} 0
+# HELP fxasync_drain_abandoned_tasks Tasks still pending when the last drain returned.
+# TYPE fxasync_drain_abandoned_tasks gauge
+fxasync_drain_abandoned_tasks 0
+`
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"fxasync_tasks_total", "fxasync_tasks_in_flight", "fxasync_drain_abandoned_tasks"))
+
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	counts := map[string]uint64{}
+	for _, mf := range mfs {
+		switch mf.GetName() {
+		case "fxasync_task_duration_seconds":
+			for _, m := range mf.GetMetric() {
+				counts[m.GetLabel()[0].GetValue()] = m.GetHistogram().GetSampleCount()
+				require.Len(t, m.GetHistogram().GetBucket(), len(fxasync.DurationBounds))
+			}
+		case "fxasync_drain_duration_seconds":
+			assert.Positive(t, mf.GetMetric()[0].GetGauge().GetValue())
+		}
+	}
+	assert.Equal(t, map[string]uint64{"log-usage": 4, "cache-set": 1, "tracing-stream-a": 1, "(other)": 2}, counts)
+}
+
+func TestModuleRegistersWhenARegistererIsInTheGraph(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	app := fxtest.New(t,
+		fx.Supply(zap.NewNop(), fx.Annotate(reg, fx.As(new(prometheus.Registerer)))),
+		fxasync.Module, fxasyncprom.Module,
+		fx.Invoke(func(s *fxasync.Scheduler) { s.Go(context.Background(), "x", ok) }),
+	)
+	app.RequireStart().RequireStop()
+	n, err := testutil.GatherAndCount(reg, "fxasync_tasks_total")
+	require.NoError(t, err)
+	assert.Equal(t, 4, n)
+
+	fxtest.New(t, fx.Supply(zap.NewNop()), fxasync.Module, fxasyncprom.Module).RequireStart().RequireStop()
+}
