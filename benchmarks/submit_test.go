@@ -37,12 +37,9 @@ var runners = []struct {
 		return runner{func() { wg.Add(1); go func() { defer wg.Done(); body() }() }, wg.Wait}
 	}},
 	{"impl=tracker", newTracker},
-	{"impl=fxasync", func() runner {
-		s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
-		ctx := context.Background()
-		fn := func(context.Context) error { body(); return nil }
-		return runner{func() { s.Go(ctx, "bench", fn) }, func() { _ = s.Drain(ctx) }}
-	}},
+	{"impl=fxasync", func() runner { return newFxasync() }},
+	{"impl=fxasync-callsites", func() runner { return newFxasync(fxasync.WithCallSites()) }},
+	{"impl=fxasync-pprof", func() runner { return newFxasync(fxasync.WithPprofLabels()) }},
 	{"impl=conc-wg", func() runner {
 		var wg conc.WaitGroup
 		return runner{func() { wg.Go(body) }, wg.Wait}
@@ -116,4 +113,13 @@ func BenchmarkGoParallel(b *testing.B) {
 			run.wait()
 		})
 	}
+}
+
+// newFxasync is Scheduler.Go with per-label stats and duration histograms
+// (always on; the Prometheus collector reads them at scrape time), and opts.
+func newFxasync(opts ...fxasync.Option) runner {
+	s := fxasync.New(append(opts, fxasync.WithLogger(zap.NewNop()))...)
+	ctx := context.Background()
+	fn := func(context.Context) error { body(); return nil }
+	return runner{func() { s.Go(ctx, "bench", fn) }, func() { _ = s.Drain(ctx) }}
 }

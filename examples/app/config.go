@@ -16,6 +16,7 @@ type Config struct {
 	LogDelay       time.Duration // added to every background write
 	SyncLog        bool          // log usage in the handler instead (for comparison)
 	ReadinessDelay time.Duration
+	StuckAfter     time.Duration // /healthz fails when a task runs longer
 }
 
 func parseFlags(args []string) (Config, error) {
@@ -27,12 +28,13 @@ func parseFlags(args []string) (Config, error) {
 	fs.DurationVar(&c.LogDelay, "log-delay", 0, "latency added to each background write, e.g. 300ms")
 	fs.BoolVar(&c.SyncLog, "sync-log", false, "log usage synchronously in the handler (to compare)")
 	fs.DurationVar(&c.ReadinessDelay, "readiness-delay", 0, "time between not-ready and the stop, e.g. 5s")
+	fs.DurationVar(&c.StuckAfter, "stuck-after", time.Minute, "/healthz fails when a background task runs longer")
 	err := fs.Parse(args)
 	return c, err
 }
 
 func (c Config) asyncConfig() fxasync.Config {
-	return fxasync.Config{DrainTimeout: c.DrainTimeout}
+	return fxasync.Config{DrainTimeout: c.DrainTimeout, CallSites: true}
 }
 
 func (c Config) shutdownConfig() fxshutdown.Config {

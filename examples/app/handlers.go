@@ -8,6 +8,8 @@ import (
 
 	"github.com/fxtools/background/fxasync"
 	"github.com/fxtools/background/fxshutdown"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 )
 
@@ -20,14 +22,16 @@ type Handlers struct {
 	db    *DB
 	cache *Cache
 	ready *fxshutdown.Readiness
+	prom  prometheus.Gatherer
 	cfg   Config
 	log   *zap.Logger
 	seq   atomic.Int64 // request ids
 }
 
 // NewHandlers builds the handlers.
-func NewHandlers(s *fxasync.Scheduler, db *DB, c *Cache, r *fxshutdown.Readiness, cfg Config, log *zap.Logger) *Handlers {
-	return &Handlers{sched: s, db: db, cache: c, ready: r, cfg: cfg, log: log}
+func NewHandlers(s *fxasync.Scheduler, db *DB, c *Cache, r *fxshutdown.Readiness, g prometheus.Gatherer,
+	cfg Config, log *zap.Logger) *Handlers {
+	return &Handlers{sched: s, db: db, cache: c, ready: r, prom: g, cfg: cfg, log: log}
 }
 
 // Routes returns the service's routes.
@@ -36,14 +40,11 @@ func (h *Handlers) Routes() http.Handler {
 	mux.HandleFunc("POST /v1/chat/completions", h.chat)
 	mux.HandleFunc("POST /v1/traces", h.traces)
 	mux.HandleFunc("POST /v1/traces/stream", h.traceStream)
-	mux.HandleFunc("GET /healthz", h.healthz)
+	mux.Handle("GET /healthz", fxasync.HealthHandler(h.sched, h.cfg.StuckAfter))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(h.prom, promhttp.HandlerOpts{}))
 	mux.Handle("GET /readyz", h.ready.Handler())
 	mux.HandleFunc("GET /debug/tasks", h.debugTasks)
 	return mux
-}
-
-func (h *Handlers) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "pending_tasks": h.sched.Pending()})
 }
 
 func (h *Handlers) debugTasks(w http.ResponseWriter, _ *http.Request) {

@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/fxtools/background/fxasync"
+	"github.com/fxtools/background/fxasync/fxasyncprom"
 	"github.com/fxtools/background/fxshutdown"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
@@ -38,6 +39,8 @@ func options(cfg Config) []fx.Option {
 		}),
 		fxshutdown.Module,
 		fxasync.Module,
+		fxasyncprom.Module, // the scheduler's figures on /metrics
+		fx.Provide(newMetrics),
 		// The database, the pool and the cache are built before the scheduler,
 		// so the drain runs before any of them stops.
 		fxasync.DrainBefore[*DB](),

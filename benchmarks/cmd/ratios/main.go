@@ -66,7 +66,7 @@ func print(k key, byImpl map[string][]float64) {
 		if floor > 0 {
 			ratio = fmt.Sprintf("%.2fx", med/floor)
 		}
-		fmt.Printf("  %-12s %12.1f  %s  (n=%d)\n", impl, med, ratio, len(byImpl[impl]))
+		fmt.Printf("  %-18s %12.1f  %s  (n=%d)\n", impl, med, ratio, len(byImpl[impl]))
 	}
 }
 
