@@ -63,6 +63,8 @@ type Engine struct {
 	draining   chan struct{} // closed when Drain begins
 	drained    chan struct{} // closed when the count reaches zero while draining
 
+	drainWake chan struct{} // closed to wake Drain: drained, bound or ctx
+	wakeOnce  sync.Once
 	drainOnce sync.Once
 	drainErr  error
 	lastDrain atomic.Pointer[DrainStats]
@@ -79,13 +81,14 @@ type Engine struct {
 func New(cfg Config) *Engine {
 	cfg = cfg.withDefaults()
 	e := &Engine{
-		wake:     make(chan struct{}, 1024),
-		quit:     make(chan struct{}),
-		draining: make(chan struct{}),
-		drained:  make(chan struct{}),
-		log:      cfg.Logger,
-		cfg:      cfg,
-		epoch:    time.Now(),
+		wake:      make(chan struct{}, 1024),
+		quit:      make(chan struct{}),
+		draining:  make(chan struct{}),
+		drainWake: make(chan struct{}),
+		drained:   make(chan struct{}),
+		log:       cfg.Logger,
+		cfg:       cfg,
+		epoch:     time.Now(),
 	}
 	e.q.init()
 	e.stop, e.cancelStop = context.WithCancelCause(context.Background())

@@ -99,6 +99,7 @@ func (e *Engine) release() {
 func (e *Engine) finishDrain() {
 	if e.state.CompareAndSwap(drainingBit, drainingBit|closedBit) {
 		close(e.drained)
+		e.wakeDrain()
 		runtime.Gosched() // let the woken Drain run before this goroutine tidies up
 		e.close(context.Canceled)
 	}
