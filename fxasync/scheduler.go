@@ -8,6 +8,7 @@ import (
 
 	"github.com/fxtools/background/internal/core"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // Placeholders under which Stats records labels.
@@ -68,7 +69,7 @@ func (s *Scheduler) engine() *core.Engine {
 // scheduler's running tasks are still admitted and waited for.
 func (s *Scheduler) Go(ctx context.Context, label string, fn func(ctx context.Context) error) {
 	if s == nil {
-		core.StderrLogger().Error("fxasync: Go on a nil *Scheduler: task not run", zap.String("label", label))
+		core.StderrLogger(zapcore.WarnLevel).Error("fxasync: Go on a nil *Scheduler: task not run", zap.String("label", label))
 		return
 	}
 	s.engine().Go(ctx, label, fn, 1)

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/fxtools/background/internal/core"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -42,7 +42,7 @@ type Shutdown struct {
 // defaults; with a nil logger the sequence is logged to stderr.
 func New(cfg Config, log *zap.Logger) *Shutdown {
 	if log == nil {
-		log = stderrLogger()
+		log = core.StderrLogger(zapcore.InfoLevel)
 	}
 	if cfg.StepTimeout <= 0 {
 		cfg.StepTimeout = DefaultStepTimeout
@@ -159,11 +159,6 @@ func (s *Shutdown) Outcomes() []Outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Outcome(nil), s.done...)
-}
-
-func stderrLogger() *zap.Logger {
-	enc := zap.NewDevelopmentEncoderConfig()
-	return zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), zapcore.InfoLevel))
 }
 
 type outcomes []Outcome

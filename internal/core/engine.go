@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // Defaults for a zero Config field.
@@ -101,7 +102,7 @@ func New(cfg Config) *Engine {
 
 func (c Config) withDefaults() Config {
 	if c.Logger == nil {
-		c.Logger = StderrLogger()
+		c.Logger = StderrLogger(zapcore.WarnLevel)
 	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = DefaultDrainTimeout

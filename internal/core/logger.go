@@ -7,10 +7,9 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// StderrLogger returns the logger used when none is given: warnings and errors
-// as console lines on stderr, so failures are never swallowed.
-func StderrLogger() *zap.Logger {
+// StderrLogger returns the logger used when none is given: console lines on
+// stderr from level up, so failures are never swallowed.
+func StderrLogger(level zapcore.Level) *zap.Logger {
 	enc := zap.NewDevelopmentEncoderConfig()
-	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), zapcore.WarnLevel)
-	return zap.New(core)
+	return zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), level))
 }
