@@ -69,22 +69,25 @@ type DrainStats struct {
 // LastDrain returns the figures of the drain, once it is over.
 func (e *Engine) LastDrain() DrainStats {
 	if p := e.lastDrain.Load(); p != nil {
-		return *p
+		return *p // it gave up
 	}
-	return DrainStats{}
+	select {
+	case <-e.drained: // it reached zero
+		return DrainStats{Done: true, Duration: time.Duration(e.drainEnd.Load() - e.drainStart.Load())}
+	default:
+		return DrainStats{}
+	}
 }
 
 func (e *Engine) drain(ctx context.Context) error {
-	start := time.Now()
-	defer func() {
-		e.lastDrain.Store(&DrainStats{Done: true, Duration: time.Since(start), Abandoned: e.Pending()})
-	}()
+	e.drainStart.Store(e.now())
 	close(e.draining)
 	if e.state.Or(drainingBit)&countMask == 0 {
 		e.finishDrain()
 	}
 	// One channel, closed by the last task, the bound or ctx: waking from a
-	// plain receive is cheaper than from a select over three.
+	// plain receive is cheaper than from a select over three. On success the
+	// woken Drain has nothing left to do but return.
 	bound := time.AfterFunc(e.cfg.DrainTimeout, e.wakeDrain)
 	defer bound.Stop()
 	if ctx.Done() != nil {
@@ -100,14 +103,14 @@ func (e *Engine) drain(ctx context.Context) error {
 	if cause == nil {
 		cause = context.DeadlineExceeded
 	}
-	return e.abandon(cause, start)
+	return e.abandon(cause)
 }
 
 func (e *Engine) wakeDrain() { e.wakeOnce.Do(func() { close(e.drainWake) }) }
 
 // abandon cancels the tasks still running at the bound, waits the grace, then
 // reports what is left and closes the engine.
-func (e *Engine) abandon(cause error, start time.Time) error {
+func (e *Engine) abandon(cause error) error {
 	err := &DrainError{Cause: cause, Cancelled: e.Pending(), AtBound: e.Running()}
 	e.cancelStop(fmt.Errorf("fxasync: drain bound reached: %w", cause))
 	grace := time.NewTimer(e.cfg.Grace)
@@ -119,8 +122,10 @@ func (e *Engine) abandon(cause error, start time.Time) error {
 	err.Running = e.Running()
 	err.Queued = max(e.Pending()-len(err.Running), 0)
 	e.close(cause)
+	took := time.Duration(e.now() - e.drainStart.Load())
+	e.lastDrain.Store(&DrainStats{Done: true, Duration: took, Abandoned: e.Pending()})
 	e.log.Warn("async tasks did not drain in time",
-		zap.Duration("took", time.Since(start)), zap.NamedError("cause", cause),
+		zap.Duration("took", took), zap.NamedError("cause", cause),
 		zap.Int("cancelled", err.Cancelled), zap.Strings("running_at_bound", byLabel(err.AtBound)),
 		zap.Strings("still_running", byLabel(err.Running)), zap.Int("queued", err.Queued))
 	return err

@@ -64,12 +64,14 @@ type Engine struct {
 	draining   chan struct{} // closed when Drain begins
 	drained    chan struct{} // closed when the count reaches zero while draining
 
-	drainWake chan struct{} // closed to wake Drain: drained, bound or ctx
-	wakeOnce  sync.Once
-	drainOnce sync.Once
-	drainErr  error
-	lastDrain atomic.Pointer[DrainStats]
-	closeOnce sync.Once
+	drainWake  chan struct{} // closed to wake Drain: drained, bound or ctx
+	wakeOnce   sync.Once
+	drainOnce  sync.Once
+	drainErr   error
+	drainStart atomic.Int64               // e.now() when Drain began
+	drainEnd   atomic.Int64               // e.now() when the count reached zero
+	lastDrain  atomic.Pointer[DrainStats] // set when Drain gave up
+	closeOnce  sync.Once
 
 	sem    chan struct{} // slots when MaxInFlight > 0
 	labels labelTable

@@ -98,6 +98,7 @@ func (e *Engine) release() {
 // woken first; releasing task contexts and idle workers comes after.
 func (e *Engine) finishDrain() {
 	if e.state.CompareAndSwap(drainingBit, drainingBit|closedBit) {
+		e.drainEnd.Store(e.now())
 		close(e.drained)
 		e.wakeDrain()
 		runtime.Gosched() // let the woken Drain run before this goroutine tidies up
