@@ -31,6 +31,7 @@ type step struct {
 // Outcome is how one step ended.
 type Outcome struct {
 	Name     string
+	Bound    time.Duration // the time it was given
 	Duration time.Duration
 	Err      error // nil, the step's error, or one wrapping ErrStepTimeout
 }
@@ -50,7 +51,7 @@ func (st *step) run(ctx context.Context, bound time.Duration, log *zap.Logger) O
 	case <-ctx.Done():
 		err = fmt.Errorf("%w after %v", ErrStepTimeout, bound)
 	}
-	out := Outcome{Name: st.name, Duration: time.Since(start), Err: err}
+	out := Outcome{Name: st.name, Bound: bound, Duration: time.Since(start), Err: err}
 	switch {
 	case errors.Is(err, ErrStepTimeout):
 		log.Error("shutdown step abandoned", zap.String("step", st.name), zap.Duration("took", out.Duration), zap.Error(err))
