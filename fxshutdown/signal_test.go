@@ -119,5 +119,4 @@ func TestSubprocessSecondSIGTERMForcesExit(t *testing.T) {
 	for range h.lines {
 	}
 	assert.Equal(t, 128+int(syscall.SIGTERM), h.exitCode(t))
-	_ = context.Background
 }
