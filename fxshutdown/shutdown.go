@@ -163,8 +163,8 @@ func (s *Shutdown) Outcomes() []Outcome {
 
 type outcomes []Outcome
 
-func (os outcomes) MarshalLogArray(enc zapcore.ArrayEncoder) error {
-	for _, o := range os {
+func (outs outcomes) MarshalLogArray(enc zapcore.ArrayEncoder) error {
+	for _, o := range outs {
 		result := "ok"
 		if o.Err != nil {
 			result = o.Err.Error()
