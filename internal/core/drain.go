@@ -71,19 +71,17 @@ func (e *Engine) LastDrain() DrainStats {
 	if p := e.lastDrain.Load(); p != nil {
 		return *p // it gave up
 	}
-	select {
-	case <-e.drained: // it reached zero
-		return DrainStats{Done: true, Duration: time.Duration(e.drainEnd.Load() - e.drainStart.Load())}
-	default:
-		return DrainStats{}
+	if end := e.drainEnd.Load(); end != 0 { // it reached zero
+		return DrainStats{Done: true, Duration: time.Duration(end - e.drainStart.Load())}
 	}
+	return DrainStats{}
 }
 
 func (e *Engine) drain(ctx context.Context) error {
 	e.drainStart.Store(e.now())
 	close(e.draining)
 	if e.state.Or(drainingBit)&countMask == 0 {
-		e.finishDrain()
+		e.finishDrain(e.now())
 	}
 	// One channel, closed by the last task, the bound or ctx: waking from a
 	// plain receive is cheaper than from a select over three. On success the
@@ -94,10 +92,8 @@ func (e *Engine) drain(ctx context.Context) error {
 		defer context.AfterFunc(ctx, e.wakeDrain)()
 	}
 	<-e.drainWake
-	select {
-	case <-e.drained:
+	if e.drainEnd.Load() != 0 {
 		return nil
-	default:
 	}
 	cause := ctx.Err()
 	if cause == nil {
@@ -106,7 +102,11 @@ func (e *Engine) drain(ctx context.Context) error {
 	return e.abandon(cause)
 }
 
-func (e *Engine) wakeDrain() { e.wakeOnce.Do(func() { close(e.drainWake) }) }
+func (e *Engine) wakeDrain() {
+	if e.woken.CompareAndSwap(false, true) {
+		close(e.drainWake)
+	}
+}
 
 // abandon cancels the tasks still running at the bound, waits the grace, then
 // reports what is left and closes the engine.

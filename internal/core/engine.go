@@ -65,7 +65,7 @@ type Engine struct {
 	drained    chan struct{} // closed when the count reaches zero while draining
 
 	drainWake  chan struct{} // closed to wake Drain: drained, bound or ctx
-	wakeOnce   sync.Once
+	woken      atomic.Bool
 	drainOnce  sync.Once
 	drainErr   error
 	drainStart atomic.Int64               // e.now() when Drain began

@@ -59,9 +59,12 @@ func (e *Engine) abnormal(t *task, r any) {
 }
 
 func (e *Engine) finish(t *task) {
-	t.stats.durations.observe(time.Duration(e.now() - t.start))
+	end := e.now()
+	t.stats.durations.observe(time.Duration(end - t.start))
 	if e.sem != nil {
 		<-e.sem
 	}
-	e.release()
+	if e.uncount() {
+		e.finishDrain(end)
+	}
 }

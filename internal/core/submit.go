@@ -88,20 +88,23 @@ func (e *Engine) admitDraining(ctx context.Context, s int64) bool {
 
 // release uncounts a task; the last one out of a drain finishes it.
 func (e *Engine) release() {
-	if e.state.Add(-1) == drainingBit {
-		e.finishDrain()
+	if e.uncount() {
+		e.finishDrain(e.now())
 	}
 }
 
-// finishDrain closes the engine once the count is zero while draining. The
-// compare-and-swap makes it happen once, and only at a true zero. Drain is
-// woken first; releasing task contexts and idle workers comes after.
-func (e *Engine) finishDrain() {
+// uncount reports whether it took the count to zero while draining.
+func (e *Engine) uncount() bool { return e.state.Add(-1) == drainingBit }
+
+// finishDrain closes the engine once the count is zero while draining; at is
+// e.now() then. The compare-and-swap makes it happen once, and only at a true
+// zero. Drain is woken first; the rest waits until it has run.
+func (e *Engine) finishDrain(at int64) {
 	if e.state.CompareAndSwap(drainingBit, drainingBit|closedBit) {
-		e.drainEnd.Store(e.now())
-		close(e.drained)
+		e.drainEnd.Store(max(at, 1)) // non-zero: Drain reads it as "drained"
 		e.wakeDrain()
 		runtime.Gosched() // let the woken Drain run before this goroutine tidies up
+		close(e.drained)
 		e.close(context.Canceled)
 	}
 }
