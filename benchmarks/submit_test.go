@@ -9,7 +9,9 @@ import (
 
 	"github.com/alitto/pond/v2"
 	"github.com/fxtools/background/fxasync"
+	"github.com/fxtools/background/fxasync/fxasyncprom"
 	"github.com/panjf2000/ants/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sourcegraph/conc"
 	"github.com/sourcegraph/conc/pool"
 	"go.uber.org/zap"
@@ -40,6 +42,7 @@ var runners = []struct {
 	{"impl=fxasync", func() runner { return newFxasync() }},
 	{"impl=fxasync-callsites", func() runner { return newFxasync(fxasync.WithCallSites()) }},
 	{"impl=fxasync-pprof", func() runner { return newFxasync(fxasync.WithPprofLabels()) }},
+	{"impl=fxasync-prom", newFxasyncProm},
 	{"impl=conc-wg", func() runner {
 		var wg conc.WaitGroup
 		return runner{func() { wg.Go(body) }, wg.Wait}
@@ -122,4 +125,16 @@ func newFxasync(opts ...fxasync.Option) runner {
 	ctx := context.Background()
 	fn := func(context.Context) error { body(); return nil }
 	return runner{func() { s.Go(ctx, "bench", fn) }, func() { _ = s.Drain(ctx) }}
+}
+
+// newFxasyncProm is fxasync with its Prometheus collector registered and
+// scraped once at the end: the collector reads counters the scheduler keeps
+// anyway, so it should cost nothing per task.
+func newFxasyncProm() runner {
+	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(fxasyncprom.NewCollector(s))
+	ctx := context.Background()
+	fn := func(context.Context) error { body(); return nil }
+	return runner{func() { s.Go(ctx, "bench", fn) }, func() { _ = s.Drain(ctx); _, _ = reg.Gather() }}
 }
