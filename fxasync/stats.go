@@ -95,7 +95,7 @@ func (e *DrainError) Unwrap() error { return e.Cause }
 // DrainStats describes the last drain.
 type DrainStats struct {
 	Done      bool          // a drain has finished
-	Duration  time.Duration // from its start to its return
+	Duration  time.Duration // from its start to the last task's end, or to giving up
 	Abandoned int           // tasks still pending when it returned
 }
 
