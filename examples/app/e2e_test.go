@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -174,7 +173,6 @@ func TestE2EDrainTimeoutShorterThanWrites(t *testing.T) {
 	require.NotEmpty(t, warn, log)
 	assert.Contains(t, warn, `"running_at_bound":["log-usage: 20 (oldest `)
 	assert.Contains(t, log, `"msg":"shutdown finished"`)
-	os.Remove(dbPath)
 }
 
 func lineWith(log, s string) string {

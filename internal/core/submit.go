@@ -47,10 +47,10 @@ func (e *Engine) Submit(ctx context.Context, label string, fn Func, block bool, 
 
 // Go is Submit that logs a refusal at ERROR, naming the label.
 func (e *Engine) Go(ctx context.Context, label string, fn Func, depth int) {
+	if label == "" {
+		label = UnlabeledLabel
+	}
 	if err := e.Submit(ctx, label, fn, true, depth+1); err != nil {
-		if label == "" {
-			label = UnlabeledLabel
-		}
 		e.log.Error("async task rejected", zap.String("label", label), zap.Error(err))
 	}
 }
