@@ -7,6 +7,10 @@
 // task, with a bound. Unlike errgroup, a task's error or panic never reaches
 // the caller: it is logged with the task's label and counted in [Stats].
 //
+// Configure a Scheduler with a [Config] or the With* options, which are
+// Configs with one field set: New(Config{MaxInFlight: 1000}) and
+// New(WithMaxInFlight(1000)) are the same.
+//
 // In an uber/fx application, include [Module]: it provides the *Scheduler and
 // drains it when the application stops. Use [DrainBefore] for each resource
 // that tasks use (a cache, a pool, a database), so the drain runs before that
@@ -24,11 +28,20 @@
 //     value and the stack; so is a call to runtime.Goexit. Nothing reaches the
 //     caller.
 //   - Drain stops admitting new tasks, except those that running tasks submit
-//     with their own context (follow-up work), and waits for every task. Its
-//     bound is the earlier of the context's deadline and the drain timeout
-//     (default 5 s). At the bound it cancels the tasks' contexts, waits a short
-//     grace (default 250 ms), logs one warning naming each task still running,
-//     and returns a [*DrainError] that wraps context.DeadlineExceeded.
+//     with their own context (follow-up work; a task that has finished
+//     vouches for nothing), and waits for every task. Its bound is the drain
+//     timeout (default 5 s); when the context has a deadline, the bound ends
+//     early enough that the grace fits before it. At the bound it cancels the
+//     tasks' contexts, waits a short grace (default 250 ms), logs one warning
+//     naming each task still running, and returns a [*DrainError] that wraps
+//     context.DeadlineExceeded.
+//   - Labels are cleaned once, at submission: invalid UTF-8 becomes U+FFFD,
+//     a label is cut to [MaxLabelBytes], "" is [UnlabeledLabel]. Log lines,
+//     Stats and metrics see only clean labels. Rendering a panic value or an
+//     error for the log never panics, and a logger that panics costs its line,
+//     not the process.
+//   - Pending counts tasks admitted and not finished; Running lists the ones
+//     on a worker now. Stats uses the same words.
 //   - A submission refused because of a drain is logged at ERROR by Go, and
 //     returned as an error that matches [ErrClosed] by TryGo. It is counted as
 //     rejected. A submission that races with Drain is either run and waited for,

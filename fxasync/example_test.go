@@ -93,3 +93,19 @@ func Example() {
 	// usage written; log closed: false
 	// usage log closed
 }
+
+// A Config is an Option: supply one, or the With* options, which are Configs
+// with one field set.
+func ExampleConfig() {
+	sched := fxasync.New(fxasync.Config{MaxInFlight: 1, Logger: zap.NewNop()})
+	release := make(chan struct{})
+	sched.Go(context.Background(), "slow", func(context.Context) error { <-release; return nil })
+	err := sched.TryGo(context.Background(), "more", func(context.Context) error { return nil })
+	fmt.Println(errors.Is(err, fxasync.ErrFull))
+	fmt.Println(fxasync.WithMaxInFlight(1) == fxasync.Option(fxasync.Config{MaxInFlight: 1}))
+	close(release)
+	_ = sched.Drain(context.Background())
+	// Output:
+	// true
+	// true
+}

@@ -165,3 +165,31 @@ func TestModuleWithoutLogger(t *testing.T) {
 	app.RequireStop()
 	assert.ErrorIs(t, s.TryGo(context.Background(), "late", ok), fxasync.ErrClosed)
 }
+
+// With a stop budget shorter than the grace (StopTimeout 200 ms, grace
+// 250 ms), the drain and its grace fit in their share: the hooks after it
+// run and the stop succeeds. The grace used to come on top of the share.
+func TestModuleGraceFitsInsideStopBudget(t *testing.T) {
+	t.Parallel()
+	stuck := make(chan struct{})
+	defer close(stuck)
+	var cacheStopped bool
+	app := fxtest.New(t,
+		fx.StopTimeout(200*time.Millisecond),
+		fx.Supply(zap.NewNop()),
+		fxasync.Module,
+		fxasync.DrainBefore[*Cache](),
+		fx.Provide(func(lc fx.Lifecycle) *Cache {
+			lc.Append(fx.StopHook(func() { cacheStopped = true }))
+			return &Cache{}
+		}),
+		fx.Invoke(func(s *fxasync.Scheduler) {
+			s.Go(context.Background(), "ignores-ctx", func(context.Context) error { <-stuck; return nil })
+		}),
+	)
+	app.RequireStart()
+	ctx, cancel := context.WithTimeout(context.Background(), app.StopTimeout())
+	defer cancel()
+	require.NoError(t, app.Stop(ctx), "fx's deadline passed: a hook was skipped")
+	assert.True(t, cacheStopped)
+}

@@ -1,23 +1,31 @@
 package fxasync
 
+// This file holds the Scheduler and its methods for submitting and draining.
+
 import (
 	"context"
-	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/fxtools/background/internal/core"
+	"github.com/fxtools/background/internal/logx"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
 
-// Placeholders under which Stats records labels.
+// Placeholders under which Stats records labels. A task whose label equals
+// one is counted with it.
 const (
 	// UnlabeledLabel stands for the empty label.
 	UnlabeledLabel = core.UnlabeledLabel
 	// OverflowLabel collects every label past the cap set by WithMaxLabels.
 	OverflowLabel = core.OverflowLabel
 )
+
+// MaxLabelBytes bounds a label: longer ones are cut at a rune boundary, and
+// bytes that are not valid UTF-8 become U+FFFD, once, at submission.
+const MaxLabelBytes = core.MaxLabelBytes
 
 var (
 	// ErrClosed is returned by TryGo, wrapped, when the scheduler is draining or
@@ -38,12 +46,9 @@ type Scheduler struct {
 	e    *core.Engine
 }
 
-// New returns a Scheduler configured by opts.
+// New returns a Scheduler configured by opts, applied in order.
 func New(opts ...Option) *Scheduler {
-	var cfg core.Config
-	for _, o := range opts {
-		o.apply(&cfg)
-	}
+	cfg := core.Build(opts...)
 	if cfg.Logger != nil {
 		cfg.Logger = cfg.Logger.Named("async-task")
 	}
@@ -53,7 +58,7 @@ func New(opts ...Option) *Scheduler {
 func (s *Scheduler) engine() *core.Engine {
 	s.once.Do(func() {
 		if s.e == nil {
-			s.e = core.New(core.Config{})
+			s.e = core.New(Config{})
 		}
 	})
 	return s.e
@@ -69,10 +74,14 @@ func (s *Scheduler) engine() *core.Engine {
 // scheduler's running tasks are still admitted and waited for.
 func (s *Scheduler) Go(ctx context.Context, label string, fn func(ctx context.Context) error) {
 	if s == nil {
-		core.StderrLogger(zapcore.WarnLevel).Error("fxasync: Go on a nil *Scheduler: task not run", zap.String("label", label))
+		logx.Guard(func() {
+			logx.Stderr(zapcore.WarnLevel).Error("fxasync: Go on a nil *Scheduler: task not run",
+				zap.String("label", core.CleanLabel(label)))
+		})
 		return
 	}
-	s.engine().Go(ctx, label, fn, 1)
+	e := s.engine()
+	_ = e.Go(ctx, label, fn, callSite(e)) // a refusal is logged and counted by the engine
 }
 
 // TryGo is Go that reports a refusal instead of logging it, and that never
@@ -81,18 +90,31 @@ func (s *Scheduler) TryGo(ctx context.Context, label string, fn func(ctx context
 	if s == nil {
 		return fmt.Errorf("fxasync: nil *Scheduler: %w", ErrClosed)
 	}
-	if err := s.engine().Submit(ctx, label, fn, false, 1); err != nil {
-		return fmt.Errorf("fxasync: task %q: %w", label, err)
+	e := s.engine()
+	if err := e.TryGo(ctx, label, fn, callSite(e)); err != nil {
+		return fmt.Errorf("fxasync: task %q: %w", core.CleanLabel(label), err)
 	}
 	return nil
 }
 
+// callSite is the program counter of the user's call to Go or TryGo, when
+// call sites are recorded.
+func callSite(e *core.Engine) uintptr {
+	if !e.Config().CallSites {
+		return 0
+	}
+	var pc [1]uintptr
+	runtime.Callers(3, pc[:]) // Callers, callSite, Go or TryGo, then the user
+	return pc[0]
+}
+
 // Drain refuses new tasks from outside and waits for every admitted task. It
-// returns nil when all finished within the bound, the earlier of ctx's
-// deadline and the drain timeout. At the bound it cancels the contexts of the
-// tasks left, waits the grace for them, logs one warning naming each task
-// still running with its age, and returns a *DrainError wrapping
-// context.DeadlineExceeded (or ctx's error if ctx was cancelled first).
+// returns nil when all finished within the bound: the drain timeout, and
+// when ctx has a deadline, the grace fits before it (the wait ends early
+// enough). At the bound it cancels the contexts of the tasks left, waits the
+// grace for them, logs one warning naming each task still running with its
+// age, and returns a *DrainError wrapping context.DeadlineExceeded (or ctx's
+// error if ctx was cancelled first).
 //
 // Drain is idempotent and safe for concurrent use: the first call drains,
 // every call returns the same result when that drain is over. After Drain
@@ -101,12 +123,7 @@ func (s *Scheduler) Drain(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
-	err := s.engine().Drain(ctx)
-	var de *core.DrainError
-	if errors.As(err, &de) {
-		return newDrainError(de)
-	}
-	return err
+	return s.engine().Drain(ctx)
 }
 
 // Draining returns a channel that is closed when Drain begins: a long task
@@ -129,10 +146,10 @@ func (s *Scheduler) Pending() int {
 	return s.engine().Pending()
 }
 
-// Running lists the tasks running now, oldest first.
+// Running lists the tasks running now (on a worker), oldest first.
 func (s *Scheduler) Running() []TaskInfo {
 	if s == nil {
 		return nil
 	}
-	return taskInfos(s.engine().Running())
+	return s.engine().Running()
 }

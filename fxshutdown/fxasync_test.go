@@ -37,7 +37,9 @@ func newServer(sd *fxshutdown.Shutdown, sched *fxasync.Scheduler, c *cache, rec 
 // only then does the cache they write to close.
 func TestFxasyncDrainSitsBetweenServerAndResources(t *testing.T) {
 	rec := &recorder{}
+	var sd *fxshutdown.Shutdown
 	app, _ := newApp(t,
+		fx.Populate(&sd),
 		fx.Supply(rec),
 		fxasync.Module,
 		fxasync.DrainBefore[*cache](),
@@ -46,4 +48,10 @@ func TestFxasyncDrainSitsBetweenServerAndResources(t *testing.T) {
 	)
 	app.RequireStart().RequireStop()
 	assert.Equal(t, []string{"http-server stopped", "task wrote to cache", "cache closed"}, rec.got())
+	var names []string
+	for _, o := range sd.Outcomes() {
+		names = append(names, o.Name)
+	}
+	assert.Equal(t, []string{"http-server", fxasync.DrainStepName, "cache"}, names,
+		"with fxshutdown in the graph the drain is a named step")
 }

@@ -1,5 +1,8 @@
 package fxshutdown
 
+// This file holds the Shutdown: the registry of steps, their order and
+// bounds, and the summary.
+
 import (
 	"context"
 	"errors"
@@ -8,7 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fxtools/background/internal/core"
+	"github.com/fxtools/background/internal/budget"
+	"github.com/fxtools/background/internal/logx"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -22,7 +26,8 @@ const summaryMargin = 10 * time.Millisecond
 
 // Shutdown is the ordered list of named stop steps. With fx it comes from
 // Module and each Add appends an OnStop hook; without fx, make one with New
-// and call Stop. It is safe for concurrent use.
+// and call Stop. It is safe for concurrent use. Each step runs at most once,
+// however many times Stop is called and whether fx or Stop runs it.
 type Shutdown struct {
 	log   *zap.Logger
 	cfg   Config
@@ -30,6 +35,7 @@ type Shutdown struct {
 	ready *Readiness
 
 	appStarted atomic.Bool // with fx: hooks appended from now on never run
+	stopMu     sync.Mutex  // one Stop at a time
 
 	mu       sync.Mutex
 	steps    []*step   // in registration order
@@ -42,7 +48,7 @@ type Shutdown struct {
 // defaults; with a nil logger the sequence is logged to stderr.
 func New(cfg Config, log *zap.Logger) *Shutdown {
 	if log == nil {
-		log = core.StderrLogger(zapcore.InfoLevel)
+		log = logx.Stderr(zapcore.InfoLevel)
 	}
 	if cfg.StepTimeout <= 0 {
 		cfg.StepTimeout = DefaultStepTimeout
@@ -85,8 +91,11 @@ func (s *Shutdown) Add(name string, fn func(ctx context.Context) error, opts ...
 
 // Stop runs every step not yet run, last registered first, then logs the
 // summary. It returns the steps' errors joined, each prefixed with its name.
-// Use it without fx; with fx the lifecycle runs the steps.
+// Use it without fx; with fx the lifecycle runs the steps. Concurrent calls
+// wait for each other; no step runs twice.
 func (s *Shutdown) Stop(ctx context.Context) error {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
 	s.mu.Lock()
 	n := len(s.steps)
 	s.mu.Unlock()
@@ -96,13 +105,20 @@ func (s *Shutdown) Stop(ctx context.Context) error {
 	return s.summary()
 }
 
+// runStep runs step i unless it has run.
 func (s *Shutdown) runStep(ctx context.Context, i int) {
 	s.ready.SetNotReady()
 	s.mu.Lock()
+	st := s.steps[i]
+	if st.claimed {
+		s.mu.Unlock()
+		return
+	}
+	st.claimed = true
 	if s.started.IsZero() {
 		s.started = time.Now()
 	}
-	st, bound := s.steps[i], s.bound(ctx, i)
+	bound := s.bound(ctx, i)
 	s.mu.Unlock()
 	out := st.run(ctx, bound, s.log)
 	s.mu.Lock()
@@ -110,25 +126,27 @@ func (s *Shutdown) runStep(ctx context.Context, i int) {
 	s.mu.Unlock()
 }
 
-// bound is step i's time: its own timeout, but never so much of what is left
-// of ctx that the steps after it (those registered before it) could not each
-// have the smaller of their own timeout and an equal share. Called under mu.
+// bound is step i's time, by the budget rule: its own timeout, but never
+// what the steps after it (those registered before it) are owed. Called
+// under mu.
 func (s *Shutdown) bound(ctx context.Context, i int) time.Duration {
 	own := s.steps[i].timeout
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return own
 	}
-	remaining := time.Until(deadline) - summaryMargin
-	fair := remaining / time.Duration(i+1)
-	reserve := time.Duration(0)
+	left := time.Until(deadline) - summaryMargin
+	after := make([]time.Duration, 0, i)
 	for _, later := range s.steps[:i] {
-		reserve += min(later.timeout, fair)
+		if !later.claimed {
+			after = append(after, later.timeout)
+		}
 	}
-	return max(min(own, remaining-reserve), 0)
+	return budget.Of(left, own, budget.Reserve(left, after))
 }
 
-// summary logs one line with every step's outcome and returns their errors.
+// summary logs one line with every step's outcome, once, and returns their
+// errors.
 func (s *Shutdown) summary() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

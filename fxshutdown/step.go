@@ -1,31 +1,43 @@
 package fxshutdown
 
+// This file holds one step: its options, its bounded run and its outcome.
+
 import (
 	"context"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/fxtools/background/internal/logx"
 	"go.uber.org/zap"
 )
 
 // ErrStepTimeout is wrapped by the error of a step that overran its bound.
 var ErrStepTimeout = errors.New("step overran its bound and was abandoned")
 
+// ErrStepGoexit is the error of a step that called runtime.Goexit.
+var ErrStepGoexit = errors.New("step called runtime.Goexit")
+
 // A StepOption configures one step.
 type StepOption interface{ applyStep(*step) }
 
 type timeoutOption time.Duration
 
-func (o timeoutOption) applyStep(s *step) { s.timeout = time.Duration(o) }
+func (o timeoutOption) applyStep(s *step) {
+	if o > 0 {
+		s.timeout = time.Duration(o)
+	}
+}
 
-// WithTimeout bounds one step, overriding Config.StepTimeout.
+// WithTimeout bounds one step, overriding Config.StepTimeout. Zero or less
+// keeps Config.StepTimeout.
 func WithTimeout(d time.Duration) StepOption { return timeoutOption(d) }
 
 type step struct {
 	name    string
 	fn      func(context.Context) error
 	timeout time.Duration
+	claimed bool // it has run or is running; under Shutdown.mu
 }
 
 // Outcome is how one step ended.
@@ -37,38 +49,60 @@ type Outcome struct {
 }
 
 // run calls the step on its own goroutine so that a step that ignores its
-// context is abandoned at the bound instead of holding up the next one.
+// context is abandoned at the bound instead of holding up the next one. A
+// step that returned by the time the bound is noticed is taken at its word.
 func (st *step) run(ctx context.Context, bound time.Duration, log *zap.Logger) Outcome {
 	log.Info("shutdown step started", zap.String("step", st.name), zap.Duration("bound", bound))
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- callStep(ctx, st.fn) }()
+	go callStep(ctx, st.fn, done)
 	var err error
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		err = fmt.Errorf("%w after %v", ErrStepTimeout, bound)
+		select {
+		case err = <-done:
+		default:
+			err = fmt.Errorf("%w after %v", ErrStepTimeout, bound)
+		}
 	}
 	out := Outcome{Name: st.name, Bound: bound, Duration: time.Since(start), Err: err}
-	switch {
-	case errors.Is(err, ErrStepTimeout):
-		log.Error("shutdown step abandoned", zap.String("step", st.name), zap.Duration("took", out.Duration), zap.Error(err))
-	case err != nil:
-		log.Error("shutdown step failed", zap.String("step", st.name), zap.Duration("took", out.Duration), zap.Error(err))
-	default:
-		log.Info("shutdown step done", zap.String("step", st.name), zap.Duration("took", out.Duration))
-	}
+	st.log(out, log)
 	return out
 }
 
-// callStep turns a panic in a step into its error.
-func callStep(ctx context.Context, fn func(context.Context) error) (err error) {
+func (st *step) log(out Outcome, log *zap.Logger) {
+	switch {
+	case errors.Is(out.Err, ErrStepTimeout):
+		log.Error("shutdown step abandoned", zap.String("step", st.name), zap.Duration("took", out.Duration), zap.Error(out.Err))
+	case out.Err != nil:
+		log.Error("shutdown step failed", zap.String("step", st.name), zap.Duration("took", out.Duration), zap.Error(out.Err))
+	default:
+		log.Info("shutdown step done", zap.String("step", st.name), zap.Duration("took", out.Duration))
+	}
+}
+
+// callStep sends how fn ended: its error, its panic as an error, or
+// ErrStepGoexit, at once in every case.
+func callStep(ctx context.Context, fn func(context.Context) error, done chan<- error) {
+	returned, recovered := false, false
+	var err error
 	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("step panicked: %v", r)
+		if !returned && !recovered {
+			err = ErrStepGoexit
 		}
+		done <- err
 	}()
-	return fn(ctx)
+	func() {
+		defer func() {
+			if !returned {
+				err = fmt.Errorf("step panicked: %s", logx.Value(recover()))
+			}
+		}()
+		err = fn(ctx)
+		returned = true
+	}()
+	recovered = !returned
 }

@@ -7,7 +7,8 @@
 //
 // Metrics:
 //
-//	fxasync_tasks_in_flight{label}               gauge
+//	fxasync_tasks_pending{label}                 gauge, admitted and not finished
+//	fxasync_tasks_in_flight{label}               gauge, the same; deprecated, goes in the next release
 //	fxasync_tasks_total{label,outcome}           counter; outcome: succeeded, failed, panicked, rejected
 //	fxasync_task_duration_seconds{label}         histogram, 0.5 ms to 60 s, from submission to return
 //	fxasync_drain_duration_seconds               gauge, the last drain
@@ -15,7 +16,10 @@
 //
 // Labels share the scheduler's cap on distinct labels (fxasync.WithMaxLabels):
 // past it, tasks are counted under fxasync.OverflowLabel, so a dynamic label
-// cannot explode the number of series.
+// cannot explode the number of series. Labels are valid UTF-8 and bounded in
+// length (the scheduler cleans them at submission), and a scrape never
+// panics: a metric that cannot be built is reported as an invalid metric,
+// which the registry turns into a scrape error.
 package fxasyncprom
 
 import (
@@ -24,8 +28,10 @@ import (
 )
 
 var (
-	inFlightDesc = prometheus.NewDesc("fxasync_tasks_in_flight",
+	pendingDesc = prometheus.NewDesc("fxasync_tasks_pending",
 		"Tasks admitted and not finished.", []string{"label"}, nil)
+	inFlightDesc = prometheus.NewDesc("fxasync_tasks_in_flight",
+		"Deprecated: use fxasync_tasks_pending. Tasks admitted and not finished.", []string{"label"}, nil)
 	totalDesc = prometheus.NewDesc("fxasync_tasks_total",
 		"Tasks submitted, by how they ended.", []string{"label", "outcome"}, nil)
 	durationDesc = prometheus.NewDesc("fxasync_task_duration_seconds",
@@ -44,25 +50,36 @@ func NewCollector(s *fxasync.Scheduler) *Collector { return &Collector{s: s} }
 
 // Describe sends the descriptors of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{inFlightDesc, totalDesc, durationDesc, drainDurationDesc, drainAbandonedDesc} {
+	for _, d := range []*prometheus.Desc{pendingDesc, inFlightDesc, totalDesc, durationDesc, drainDurationDesc, drainAbandonedDesc} {
 		ch <- d
 	}
 }
 
-// Collect reads the scheduler's counters.
+// Collect reads the scheduler's counters. It never panics.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, l := range c.s.Stats().Labels {
-		ch <- prometheus.MustNewConstMetric(inFlightDesc, prometheus.GaugeValue, float64(l.InFlight), l.Label)
-		for outcome, n := range map[string]int64{
-			"succeeded": l.Succeeded, "failed": l.Failed, "panicked": l.Panicked, "rejected": l.Rejected,
-		} {
-			ch <- prometheus.MustNewConstMetric(totalDesc, prometheus.CounterValue, float64(n), l.Label, outcome)
+		ch <- metric(pendingDesc, prometheus.GaugeValue, float64(l.Pending), l.Label)
+		ch <- metric(inFlightDesc, prometheus.GaugeValue, float64(l.Pending), l.Label)
+		for _, o := range []struct {
+			name string
+			n    int64
+		}{{"succeeded", l.Succeeded}, {"failed", l.Failed}, {"panicked", l.Panicked}, {"rejected", l.Rejected}} {
+			ch <- metric(totalDesc, prometheus.CounterValue, float64(o.n), l.Label, o.name)
 		}
 		ch <- histogram(l)
 	}
 	d := c.s.LastDrain()
-	ch <- prometheus.MustNewConstMetric(drainDurationDesc, prometheus.GaugeValue, d.Duration.Seconds())
-	ch <- prometheus.MustNewConstMetric(drainAbandonedDesc, prometheus.GaugeValue, float64(d.Abandoned))
+	ch <- metric(drainDurationDesc, prometheus.GaugeValue, d.Duration.Seconds())
+	ch <- metric(drainAbandonedDesc, prometheus.GaugeValue, float64(d.Abandoned))
+}
+
+// metric builds a constant metric, or an invalid one that carries the error.
+func metric(desc *prometheus.Desc, typ prometheus.ValueType, v float64, labels ...string) prometheus.Metric {
+	m, err := prometheus.NewConstMetric(desc, typ, v, labels...)
+	if err != nil {
+		return prometheus.NewInvalidMetric(desc, err)
+	}
+	return m
 }
 
 // histogram turns per-bucket counts into Prometheus's cumulative buckets.
@@ -74,5 +91,9 @@ func histogram(l fxasync.LabelStats) prometheus.Metric {
 		buckets[bound.Seconds()] = cum
 	}
 	count := cum + uint64(l.Durations.Counts[len(fxasync.DurationBounds)])
-	return prometheus.MustNewConstHistogram(durationDesc, count, l.Durations.Sum.Seconds(), buckets, l.Label)
+	m, err := prometheus.NewConstHistogram(durationDesc, count, l.Durations.Sum.Seconds(), buckets, l.Label)
+	if err != nil {
+		return prometheus.NewInvalidMetric(durationDesc, err)
+	}
+	return m
 }

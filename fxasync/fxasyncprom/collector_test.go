@@ -10,6 +10,7 @@ import (
 	"github.com/fxtools/background/fxasync/fxasyncprom"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
@@ -59,7 +60,13 @@ fxasync_tasks_total{label="tracing-stream-a",outcome="failed"} 0
 fxasync_tasks_total{label="tracing-stream-a",outcome="panicked"} 0
 fxasync_tasks_total{label="tracing-stream-a",outcome="rejected"} 0
 fxasync_tasks_total{label="tracing-stream-a",outcome="succeeded"} 1
-# HELP fxasync_tasks_in_flight Tasks admitted and not finished.
+# HELP fxasync_tasks_pending Tasks admitted and not finished.
+# TYPE fxasync_tasks_pending gauge
+fxasync_tasks_pending{label="(other)"} 0
+fxasync_tasks_pending{label="cache-set"} 0
+fxasync_tasks_pending{label="log-usage"} 0
+fxasync_tasks_pending{label="tracing-stream-a"} 0
+# HELP fxasync_tasks_in_flight Deprecated: use fxasync_tasks_pending. Tasks admitted and not finished.
 # TYPE fxasync_tasks_in_flight gauge
 fxasync_tasks_in_flight{label="(other)"} 0
 fxasync_tasks_in_flight{label="cache-set"} 0
@@ -70,7 +77,7 @@ fxasync_tasks_in_flight{label="tracing-stream-a"} 0
 fxasync_drain_abandoned_tasks 0
 `
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want),
-		"fxasync_tasks_total", "fxasync_tasks_in_flight", "fxasync_drain_abandoned_tasks"))
+		"fxasync_tasks_total", "fxasync_tasks_pending", "fxasync_tasks_in_flight", "fxasync_drain_abandoned_tasks"))
 
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
@@ -102,4 +109,38 @@ func TestModuleRegistersWhenARegistererIsInTheGraph(t *testing.T) {
 	assert.Equal(t, 4, n)
 
 	fxtest.New(t, fx.Supply(zap.NewNop()), fxasync.Module, fxasyncprom.Module).RequireStart().RequireStop()
+}
+
+// Hostile labels never make a scrape panic or fail: a label with invalid
+// UTF-8 (a URL path with %ff), one equal to a placeholder, and a very long
+// one are cleaned at submission, so every scrape succeeds with one series
+// per label.
+func TestScrapeSurvivesHostileLabels(t *testing.T) {
+	s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithMaxLabels(4))
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(fxasyncprom.NewCollector(s)))
+	for _, l := range []string{"/v1/\xff\xfe", fxasync.OverflowLabel, fxasync.UnlabeledLabel, "",
+		strings.Repeat("x", 10_000), "a", "b", "c"} {
+		s.Go(context.Background(), l, ok)
+	}
+	require.NoError(t, s.Drain(context.Background()))
+	var mfs []*dto.MetricFamily
+	assert.NotPanics(t, func() {
+		var err error
+		mfs, err = reg.Gather()
+		require.NoError(t, err)
+	})
+	for _, mf := range mfs {
+		if mf.GetName() != "fxasync_tasks_pending" {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, m := range mf.GetMetric() {
+			l := m.GetLabel()[0].GetValue()
+			assert.False(t, seen[l], "series %q twice", l)
+			seen[l] = true
+			assert.LessOrEqual(t, len(l), fxasync.MaxLabelBytes)
+		}
+		assert.Contains(t, seen, "/v1/\uFFFD", "a run of invalid bytes becomes one U+FFFD")
+	}
 }

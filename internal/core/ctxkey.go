@@ -1,5 +1,7 @@
 package core
 
+// This file finds package context's private key for cancel contexts.
+
 import (
 	"context"
 	"errors"
@@ -11,10 +13,14 @@ import (
 // handing context.Cause a probe that records the key it is asked for.
 //
 // A task answers that key with the engine's own cancel context, whose Done
-// channel the task shares. Without this, the lookup would fall through to the
-// caller's context: context.Cause would report the request's cause instead of
-// the drain's, and every context derived inside a task would cost a goroutine.
-var cancelCtxKey = probeCancelCtxKey()
+// channel the task shares. The trade-off: this leans on how package context
+// works inside, in exchange for context.Cause reporting the drain's cause
+// instead of the request's, and for contexts derived inside a task costing no
+// goroutine. If a Go release changes that, cancelCtxFound is false, the
+// lookup falls through to the submitter's context (correct, but a goroutine
+// per derived context and the request's cause), and TestCancelCtxKeyFound
+// fails, so we learn it from CI, not from users.
+var cancelCtxKey, cancelCtxFound = probeCancelCtxKey()
 
 type keyProbe struct {
 	context.Context
@@ -30,11 +36,11 @@ func (p *keyProbe) Value(key any) any {
 
 var errProbe = errors.New("probe")
 
-func probeCancelCtxKey() any {
+func probeCancelCtxKey() (any, bool) {
 	p := &keyProbe{Context: context.Background()}
 	_ = context.Cause(p)
 	if p.key == nil {
-		return &p.key // a key no caller can pass: the lookup falls through
+		return &p.key, false // a key no caller can pass: the lookup falls through
 	}
-	return p.key
+	return p.key, true
 }

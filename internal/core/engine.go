@@ -1,134 +1,207 @@
 package core
 
+// This file holds the Engine: it wires the gate, the pool and the label
+// table together and carries a task from submission to its end.
+
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/fxtools/background/internal/clock"
+	"github.com/fxtools/background/internal/logx"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
 
-// Defaults for a zero Config field.
-const (
-	DefaultDrainTimeout = 5 * time.Second
-	DefaultGrace        = 250 * time.Millisecond
-	DefaultIdleTimeout  = time.Second
-	DefaultMaxLabels    = 256
-)
-
-// Errors returned by Submit.
+// Errors a submission is refused with.
 var (
 	ErrClosed  = errors.New("scheduler is draining or drained")
 	ErrNilFunc = errors.New("task function is nil")
 	ErrFull    = errors.New("scheduler is at its limit of tasks in flight")
 )
 
-// Config sets up an Engine. Zero fields take the defaults above.
-type Config struct {
-	Logger       *zap.Logger   // failures, drain warnings; nil logs to stderr
-	DrainTimeout time.Duration // bound on Drain, before the grace
-	Grace        time.Duration // wait after cancelling stragglers
-	IdleTimeout  time.Duration // a spare worker exits after this long idle
-	MaxInFlight  int           // 0: unbounded
-	MaxLabels    int           // distinct labels counted apart
-	PprofLabels  bool          // run each task under pprof label fxasync_label
-	CallSites    bool          // record where each task was submitted
-}
-
-// state word layout: the low bits count admitted, unfinished tasks.
-const (
-	drainingBit = int64(1) << 62 // Drain has begun
-	closedBit   = int64(1) << 61 // drained, or Drain gave up: admit nothing
-	countMask   = closedBit - 1
-)
-
 // Engine runs and tracks tasks. Create it with New.
 type Engine struct {
-	state atomic.Int64
-	_     [56]byte // keep the hot state word on its own cache line
+	gate   *gate
+	pool   *pool
+	labels labelTable
+	slots  chan struct{} // with MaxInFlight: one per admitted task
 
-	q      queue
-	spare  atomic.Int32 // workers not running a task
-	parked atomic.Int32 // spare workers blocked in park
-	wake   chan struct{}
-	quit   chan struct{} // closed when Drain returns: spare workers exit
-
-	mu      sync.Mutex // consumer side of q, and the worker list
-	workers workerList
-
-	stop       context.Context // Done of every task context
+	scope      scope // the stop context: Done of every task context
 	cancelStop context.CancelCauseFunc
-	draining   chan struct{} // closed when Drain begins
-	drained    chan struct{} // closed when the count reaches zero while draining
+	shutOnce   sync.Once
 
-	drainWake  chan struct{} // closed to wake Drain: drained, bound or ctx
-	woken      atomic.Bool
 	drainOnce  sync.Once
 	drainErr   error
-	drainStart atomic.Int64               // e.now() when Drain began
-	drainEnd   atomic.Int64               // e.now() when the count reached zero
-	lastDrain  atomic.Pointer[DrainStats] // set when Drain gave up
-	closeOnce  sync.Once
+	drainStart atomic.Int64               // clock reading when Drain began
+	gaveUp     atomic.Pointer[DrainStats] // set when Drain gave up
 
-	sem    chan struct{} // slots when MaxInFlight > 0
-	labels labelTable
-	log    *zap.Logger
-	cfg    Config
-	epoch  time.Time
+	clock clock.Clock
+	log   *zap.Logger
+	cfg   Config
+	epoch time.Time
 }
 
 // New returns a running Engine.
 func New(cfg Config) *Engine {
-	cfg = cfg.withDefaults()
-	e := &Engine{
-		wake:      make(chan struct{}, 1024),
-		quit:      make(chan struct{}),
-		draining:  make(chan struct{}),
-		drainWake: make(chan struct{}),
-		drained:   make(chan struct{}),
-		log:       cfg.Logger,
-		cfg:       cfg,
-		epoch:     time.Now(),
+	cfg = cfg.WithDefaults()
+	if cfg.Logger == nil {
+		cfg.Logger = logx.Stderr(zapcore.WarnLevel)
 	}
-	e.q.init()
-	e.stop, e.cancelStop = context.WithCancelCause(context.Background())
+	e := &Engine{clock: clock.Real, log: cfg.Logger, cfg: cfg, epoch: time.Now()}
+	e.scope.stop, e.cancelStop = context.WithCancelCause(context.Background())
+	e.gate = newGate(e.now, func() { e.shut(context.Canceled) })
+	e.pool = newPool(e.execute, cfg.IdleTimeout)
 	e.labels.init(cfg.MaxLabels)
 	if cfg.MaxInFlight > 0 {
-		e.sem = make(chan struct{}, cfg.MaxInFlight)
+		e.slots = make(chan struct{}, cfg.MaxInFlight)
 	}
 	return e
 }
 
-func (c Config) withDefaults() Config {
-	if c.Logger == nil {
-		c.Logger = StderrLogger(zapcore.WarnLevel)
-	}
-	if c.DrainTimeout <= 0 {
-		c.DrainTimeout = DefaultDrainTimeout
-	}
-	if c.Grace <= 0 {
-		c.Grace = DefaultGrace
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = DefaultIdleTimeout
-	}
-	if c.MaxLabels <= 0 {
-		c.MaxLabels = DefaultMaxLabels
-	}
-	return c
-}
-
-// Pending returns the number of admitted tasks that have not finished. While a
-// submission is being refused during a drain it may read one too many.
-func (e *Engine) Pending() int { return int(e.state.Load() & countMask) }
+// SetClock replaces the clock of the drain's bound and grace. For tests;
+// call it before Drain.
+func (e *Engine) SetClock(c clock.Clock) { e.clock = c }
 
 func (e *Engine) now() int64 { return int64(time.Since(e.epoch)) }
 
 // Config returns the engine's configuration, defaults filled in.
 func (e *Engine) Config() Config { return e.cfg }
 
+// Go starts fn under label, waiting for a slot when MaxInFlight is set and
+// every slot is taken; a refusal is logged at ERROR and returned. pc is where
+// it was submitted, or 0.
+func (e *Engine) Go(ctx context.Context, label string, fn Func, pc uintptr) error {
+	return e.submit(ctx, label, fn, pc, true)
+}
+
+// TryGo is Go that never waits: a full engine refuses with ErrFull. It does
+// not log a refusal.
+func (e *Engine) TryGo(ctx context.Context, label string, fn Func, pc uintptr) error {
+	return e.submit(ctx, label, fn, pc, false)
+}
+
+// submit admits, records and queues one task.
+func (e *Engine) submit(ctx context.Context, label string, fn Func, pc uintptr, wait bool) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	label, c := e.labels.get(label)
+	c.submitted.Add(1)
+	err := e.admit(ctx, fn, wait)
+	if err != nil {
+		c.rejected.Add(1)
+		if wait {
+			logx.Guard(func() { e.log.Error("async task rejected", zap.String("label", label), zap.Error(err)) })
+		}
+		return err
+	}
+	t := &task{parent: ctx, scope: &e.scope, fn: fn, label: label, stats: c, pc: pc}
+	t.start.Store(e.now())
+	e.pool.push(t)
+	return nil
+}
+
+// admit takes a slot, if slots are bounded, then passes the gate.
+func (e *Engine) admit(ctx context.Context, fn Func, wait bool) error {
+	if fn == nil {
+		return ErrNilFunc
+	}
+	if err := e.acquire(ctx, wait); err != nil {
+		return err
+	}
+	if e.gate.enter() || (e.followsUp(ctx) && e.gate.enterFollowUp()) {
+		return nil
+	}
+	e.release()
+	return ErrClosed
+}
+
+// followsUp reports whether ctx is, or derives from, the context of one of
+// this engine's tasks that has not finished: work it spawns during a drain is
+// waited for.
+func (e *Engine) followsUp(ctx context.Context) bool {
+	t := taskOf(ctx)
+	return t != nil && t.scope == &e.scope && t.start.Load() != finished
+}
+
+// acquire takes a slot. Waiting ends when a slot frees, ctx ends, or the
+// drain cancels running tasks.
+func (e *Engine) acquire(ctx context.Context, wait bool) error {
+	if e.slots == nil {
+		return nil
+	}
+	select {
+	case e.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if !wait {
+		return ErrFull
+	}
+	select {
+	case e.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for a slot: %w", context.Cause(ctx))
+	case <-e.scope.stop.Done():
+		return fmt.Errorf("waiting for a slot: %w", context.Cause(e.scope.stop))
+	}
+}
+
+func (e *Engine) release() {
+	if e.slots != nil {
+		<-e.slots
+	}
+}
+
+// execute runs a task on a worker; the deferred end runs on Goexit too.
+func (e *Engine) execute(t *task) {
+	defer e.finish(t)
+	runTask(t, e.log, e.cfg.PprofLabels)
+}
+
+func (e *Engine) finish(t *task) {
+	end := e.now()
+	t.stats.durations.observe(time.Duration(end - t.start.Swap(finished)))
+	e.release()
+	e.gate.leave(end)
+}
+
+// shut refuses every later submission, cancels the task contexts and lets
+// idle workers exit, once: at the drain's end or when it gives up.
+func (e *Engine) shut(cause error) {
+	e.shutOnce.Do(func() {
+		e.gate.close()
+		e.cancelStop(cause)
+		e.pool.close()
+	})
+}
+
+// Pending returns the number of admitted tasks that have not finished. While
+// a submission is being refused during a drain it may read one too many.
+func (e *Engine) Pending() int { return e.gate.pending() }
+
 // Draining returns a channel that is closed when Drain begins.
-func (e *Engine) Draining() <-chan struct{} { return e.draining }
+func (e *Engine) Draining() <-chan struct{} { return e.gate.draining }
+
+// Stats returns the figures now.
+func (e *Engine) Stats() Stats { return e.labels.snapshot() }
+
+// Running lists the tasks running now, oldest first.
+func (e *Engine) Running() []TaskInfo {
+	now := e.now()
+	var out []TaskInfo
+	e.pool.running(func(t *task) {
+		if start := t.start.Load(); start != finished {
+			out = append(out, TaskInfo{Label: t.label, Age: time.Duration(now - start), Caller: t.caller()})
+		}
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Age > out[j].Age })
+	return out
+}

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -32,6 +31,7 @@ func nop(context.Context) error { return nil }
 // exactly once, every refused one is counted, and nothing runs after Drain
 // returned.
 func TestStressSubmitDuringDrain(t *testing.T) {
+	t.Parallel()
 	rounds, submitters, perSubmitter := 50, 8, 200
 	if testing.Short() {
 		rounds = 10
@@ -53,7 +53,7 @@ func TestStressSubmitDuringDrain(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := 0; i < perSubmitter; i++ {
-					if err := e.Submit(context.Background(), "stress", body, false, 0); err != nil {
+					if err := e.TryGo(context.Background(), "stress", body, 0); err != nil {
 						assert.ErrorIs(t, err, ErrClosed) // not require: this is not the test goroutine
 						refused.Add(1)
 					} else {
@@ -71,64 +71,22 @@ func TestStressSubmitDuringDrain(t *testing.T) {
 		st := e.Stats().Total
 		assert.Equal(t, admitted.Load(), st.Succeeded)
 		assert.Equal(t, refused.Load(), st.Rejected)
-		assert.Equal(t, int64(0), st.Running)
+		assert.Equal(t, int64(0), st.Pending)
 		assert.Equal(t, 0, e.Pending())
 	}
-}
-
-// Tasks that block hold their worker; the tasks queued behind them still
-// start, because a spare worker is always there for a non-empty queue.
-func TestBlockedTasksDoNotHoldBackOthers(t *testing.T) {
-	e, _ := newTestEngine(t, Config{})
-	const n = 100
-	release := make(chan struct{})
-	var started sync.WaitGroup
-	started.Add(n)
-	for i := 0; i < n; i++ {
-		e.Go(context.Background(), "block", func(context.Context) error {
-			started.Done()
-			<-release
-			return nil
-		}, 0)
-	}
-	started.Wait() // hangs (and the test times out) if a task waited behind another
-	assert.Equal(t, n, e.Pending())
-	assert.Len(t, e.Running(), n)
-	close(release)
-	require.NoError(t, e.Drain(context.Background()))
-}
-
-// Idle workers exit after the idle timeout and a later task still runs.
-func TestIdleWorkersExitAndRestart(t *testing.T) {
-	e, _ := newTestEngine(t, Config{IdleTimeout: time.Millisecond})
-	for round := 0; round < 3; round++ {
-		done := make(chan struct{})
-		e.Go(context.Background(), "x", func(context.Context) error { close(done); return nil }, 0)
-		<-done
-		require.Eventually(t, func() bool { return e.workerCount() == 0 }, 5*time.Second, time.Millisecond)
-	}
-}
-
-func (e *Engine) workerCount() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for w := e.workers.head; w != nil; w = w.next {
-		n++
-	}
-	return n
 }
 
 // The task context answers context.Cause with the engine's cause, not the
 // caller's, and contexts derived from it are cancelled with it.
 func TestTaskContextCauseAndChildren(t *testing.T) {
-	e, _ := newTestEngine(t, Config{DrainTimeout: time.Millisecond, Grace: time.Second})
+	t.Parallel()
+	e, _ := newTestEngine(t, Config{DrainTimeout: 1, Grace: 1 << 40})
 	parent, cancelParent := context.WithCancelCause(context.Background())
 	cancelParent(errors.New("request over"))
 	type out struct{ causeBefore, causeAfter, childErr error }
 	res := make(chan out, 1)
 	started := make(chan struct{})
-	e.Go(parent, "cause", func(ctx context.Context) error {
+	require.NoError(t, e.Go(parent, "cause", func(ctx context.Context) error {
 		child, cancel := context.WithCancel(ctx)
 		defer cancel()
 		o := out{causeBefore: context.Cause(ctx)}
@@ -137,7 +95,7 @@ func TestTaskContextCauseAndChildren(t *testing.T) {
 		o.causeAfter, o.childErr = context.Cause(ctx), child.Err()
 		res <- o
 		return nil
-	}, 0)
+	}, 0))
 	<-started
 	err := e.Drain(context.Background())
 	require.ErrorIs(t, err, context.DeadlineExceeded)
@@ -145,40 +103,68 @@ func TestTaskContextCauseAndChildren(t *testing.T) {
 	assert.NoError(t, o.causeBefore, "the caller's cancellation must not show through")
 	assert.ErrorIs(t, o.causeAfter, context.DeadlineExceeded)
 	assert.ErrorIs(t, o.childErr, context.Canceled)
-	assert.NotNil(t, cancelCtxKey)
 }
 
-func TestQueueFIFOAndEmpty(t *testing.T) {
-	var q queue
-	q.init()
-	assert.True(t, q.empty())
-	assert.Nil(t, q.pop())
-	ts := make([]*task, 5)
-	for i := range ts {
-		ts[i] = &task{label: string(rune('a' + i))}
-		q.push(ts[i])
-		assert.False(t, q.empty())
-	}
-	for i := range ts {
-		assert.Same(t, ts[i], q.pop())
-	}
-	assert.True(t, q.empty())
-	assert.Nil(t, q.pop())
-	last := &task{label: "z"} // a task is pushed once: nodes are never reused
-	q.push(last)
-	assert.Same(t, last, q.pop())
-	assert.True(t, q.empty())
+// The probe of package context's private key must find it: if a Go release
+// changes package context, this fails in CI instead of degrading silently.
+func TestCancelCtxKeyFound(t *testing.T) {
+	t.Parallel()
+	assert.True(t, cancelCtxFound, "context.Cause no longer looks up a key through Value; see ctxkey.go")
 }
 
-func TestLabelCapFoldsIntoOverflow(t *testing.T) {
-	e, _ := newTestEngine(t, Config{MaxLabels: 3})
-	for i := 0; i < 10; i++ {
-		e.Go(context.Background(), "l"+string(rune('0'+i)), nop, 0)
+// A task that has finished vouches for nothing: a goroutine it left behind
+// cannot submit during a drain, even while other tasks keep the drain open.
+func TestFinishedTaskContextAdmitsNothing(t *testing.T) {
+	t.Parallel()
+	e, _ := newTestEngine(t, Config{})
+	kept := make(chan context.Context, 1)
+	require.NoError(t, e.Go(context.Background(), "short", func(ctx context.Context) error { kept <- ctx; return nil }, 0))
+	ctx := <-kept
+	release, started := make(chan struct{}), make(chan struct{})
+	require.NoError(t, e.Go(context.Background(), "long", func(context.Context) error {
+		close(started)
+		<-release
+		return nil
+	}, 0))
+	<-started
+	waitFor(t, func() bool { return e.Pending() == 1 }) // "short" has finished
+	drained := make(chan error, 1)
+	go func() { drained <- e.Drain(context.Background()) }()
+	<-e.Draining()
+	err := e.TryGo(ctx, "late-follow-up", nop, 0)
+	assert.ErrorIs(t, err, ErrClosed)
+	close(release)
+	require.NoError(t, <-drained)
+}
+
+// A running task's follow-ups are admitted during the drain and waited for.
+func TestRunningTaskFollowUpsAreWaitedFor(t *testing.T) {
+	t.Parallel()
+	e, _ := newTestEngine(t, Config{})
+	var ran atomic.Int64
+	release := make(chan struct{})
+	require.NoError(t, e.Go(context.Background(), "parent", func(ctx context.Context) error {
+		<-release
+		for i := 0; i < 10; i++ {
+			assert.NoError(t, e.TryGo(ctx, "child", func(context.Context) error { ran.Add(1); return nil }, 0))
+		}
+		return nil
+	}, 0))
+	drained := make(chan error, 1)
+	go func() { drained <- e.Drain(context.Background()) }()
+	<-e.Draining()
+	assert.ErrorIs(t, e.TryGo(context.Background(), "outsider", nop, 0), ErrClosed)
+	close(release)
+	require.NoError(t, <-drained)
+	assert.Equal(t, int64(10), ran.Load())
+}
+
+// waitFor polls cond until it holds. For states that no event announces
+// (a counter reaching a value); it has no deadline of its own: the test's
+// timeout is the bound.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		runtime.Gosched()
 	}
-	require.NoError(t, e.Drain(context.Background()))
-	s := e.Stats()
-	require.Len(t, s.Labels, 4)
-	assert.Equal(t, OverflowLabel, s.Labels[3].Label)
-	assert.Equal(t, int64(7), s.Labels[3].Succeeded)
-	assert.Equal(t, int64(10), s.Total.Succeeded)
 }

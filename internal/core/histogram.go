@@ -1,5 +1,7 @@
 package core
 
+// This file holds the duration histogram kept per label.
+
 import (
 	"sync/atomic"
 	"time"
@@ -29,23 +31,23 @@ func (h *histogram) observe(d time.Duration) {
 	h.sum.Add(int64(d))
 }
 
-// Histogram is a snapshot of task durations: Counts[i] tasks took at most
-// DurationBounds[i] and more than the bound before; the last count is the
-// rest.
-type Histogram struct {
+// Durations is a histogram of finished tasks' durations, from submission to
+// return: Counts[i] tasks took at most DurationBounds[i] and more than the
+// bound before; the last count is the rest (+Inf).
+type Durations struct {
 	Counts []int64
 	Sum    time.Duration
 }
 
-func (h *histogram) snapshot() Histogram {
-	s := Histogram{Counts: make([]int64, len(h.counts)), Sum: time.Duration(h.sum.Load())}
+func (h *histogram) snapshot() Durations {
+	s := Durations{Counts: make([]int64, len(h.counts)), Sum: time.Duration(h.sum.Load())}
 	for i := range h.counts {
 		s.Counts[i] = h.counts[i].Load()
 	}
 	return s
 }
 
-func (h Histogram) add(o Histogram) Histogram {
+func (h Durations) add(o Durations) Durations {
 	if h.Counts == nil {
 		h.Counts = make([]int64, len(o.Counts))
 	}

@@ -1,13 +1,15 @@
 package core
 
+// This file holds the pool's queue.
+
 import "sync/atomic"
 
 // queue is Dmitry Vyukov's intrusive multi-producer queue: push is one atomic
 // swap and never blocks, so submitters share no lock. Pop is single-consumer;
-// workers serialise it with Engine.mu.
+// workers serialise it with pool.mu.
 type queue struct {
 	tail atomic.Pointer[task] // producers
-	head *task                // consumer, under Engine.mu
+	head *task                // consumer, under pool.mu
 	stub task
 }
 

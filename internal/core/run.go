@@ -1,70 +1,75 @@
 package core
 
+// This file runs one task and reports how it ended: returned, failed,
+// panicked, or called runtime.Goexit.
+
 import (
 	"context"
 	"runtime/debug"
 	"runtime/pprof"
-	"time"
 
+	"github.com/fxtools/background/internal/logx"
 	"go.uber.org/zap"
 )
 
-// run calls the task on this worker, records how it ended and uncounts it.
-// A panic is recovered and reported at once, with its stack. A task that
-// calls runtime.Goexit ends this worker's goroutine; the deferred call still
-// records it, and the worker's own defer retires it.
-func (e *Engine) run(w *worker, t *task) {
-	w.cur.Store(t)
-	returned := false
+// runTask calls the task and counts and logs its outcome. A panic is
+// recovered and reported at once with its stack; panic(nil) is a panic under
+// either GODEBUG panicnil setting. A task that calls runtime.Goexit ends the
+// calling goroutine after the report.
+func runTask(t *task, log *zap.Logger, pprofLabels bool) {
+	returned, recovered := false, false
 	defer func() {
-		if !returned {
-			e.abnormal(t, recover())
+		if !returned && !recovered {
+			t.stats.failed.Add(1)
+			logx.Guard(func() { log.Error("async task called runtime.Goexit", zap.String("label", t.label)) })
 		}
-		w.cur.Store(nil)
-		e.finish(t)
 	}()
-	err := e.call(t)
-	returned = true
-	e.outcome(t, err)
+	var err error
+	var value any
+	var stack []byte
+	func() {
+		defer func() {
+			if !returned {
+				value, stack = recover(), debug.Stack()
+			}
+		}()
+		err = call(t, pprofLabels)
+		returned = true
+	}()
+	if !returned { // a panic was recovered; Goexit never gets here
+		recovered = true
+		t.stats.panicked.Add(1)
+		logx.Guard(func() {
+			log.Error("async task panicked", zap.String("label", t.label),
+				zap.String("panic", logx.Value(value)), zap.ByteString("stack", stack))
+		})
+		return
+	}
+	outcome(t, err, log)
 }
 
 // call runs the task's function, under a pprof label when configured, so a
 // goroutine profile groups tasks by label.
-func (e *Engine) call(t *task) (err error) {
-	if !e.cfg.PprofLabels {
+func call(t *task, pprofLabels bool) (err error) {
+	if !pprofLabels {
 		return t.fn(t)
 	}
 	pprof.Do(t, pprof.Labels("fxasync_label", t.label), func(ctx context.Context) { err = t.fn(ctx) })
 	return err
 }
 
-func (e *Engine) outcome(t *task, err error) {
+func outcome(t *task, err error, log *zap.Logger) {
 	if err == nil {
 		t.stats.succeeded.Add(1)
 		return
 	}
 	t.stats.failed.Add(1)
-	e.log.Error("async task failed", zap.String("label", t.label), zap.Error(err))
-}
-
-func (e *Engine) abnormal(t *task, r any) {
-	if r == nil { // since Go 1.21 panic(nil) recovers as *runtime.PanicNilError
-		t.stats.failed.Add(1)
-		e.log.Error("async task called runtime.Goexit", zap.String("label", t.label))
-		return
-	}
-	t.stats.panicked.Add(1)
-	e.log.Error("async task panicked", zap.String("label", t.label),
-		zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
-}
-
-func (e *Engine) finish(t *task) {
-	end := e.now()
-	t.stats.durations.observe(time.Duration(end - t.start))
-	if e.sem != nil {
-		<-e.sem
-	}
-	if e.uncount() {
-		e.finishDrain(end)
-	}
+	logx.Guard(func() {
+		msg, verbose := logx.Error(err)
+		fields := []zap.Field{zap.String("label", t.label), zap.String("error", msg)}
+		if verbose != "" {
+			fields = append(fields, zap.String("errorVerbose", verbose))
+		}
+		log.Error("async task failed", fields...)
+	})
 }

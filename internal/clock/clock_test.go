@@ -1,0 +1,34 @@
+package clock
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestManualFiresOnlyWhenDue(t *testing.T) {
+	var m Manual
+	fired := make(chan string, 3)
+	m.AfterFunc(10*time.Millisecond, func() { fired <- "a" })
+	stopB := m.AfterFunc(20*time.Millisecond, func() { fired <- "b" })
+	go m.AfterFunc(time.Second, func() { fired <- "c" })
+	m.WaitForTimers(3)
+	m.Advance(10 * time.Millisecond)
+	assert.Equal(t, "a", <-fired)
+	assert.True(t, stopB(), "b had not fired")
+	assert.False(t, stopB(), "b is already stopped")
+	m.Advance(time.Second)
+	assert.Equal(t, "c", <-fired)
+	assert.Empty(t, fired)
+}
+
+func TestRealAfterFunc(t *testing.T) {
+	done := make(chan struct{})
+	Real.AfterFunc(0, func() { close(done) })
+	<-done
+	assert.True(t, Real.AfterFunc(time.Hour, func() {})(), "an hour-long timer stops before it fires")
+}

@@ -1,0 +1,92 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/fxtools/background/internal/clock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The bound and the grace, on a clock the test moves: Drain cancels at the
+// bound, waits the grace, and reports what still runs. No real time passes.
+func TestDrainBoundAndGraceOnAManualClock(t *testing.T) {
+	t.Parallel()
+	e, logs := newTestEngine(t, Config{DrainTimeout: 5 * time.Second, Grace: time.Second})
+	var clk clock.Manual
+	e.SetClock(&clk)
+	stuck, polite := make(chan struct{}), make(chan struct{})
+	defer close(stuck)
+	started := make(chan struct{}, 2)
+	require.NoError(t, e.Go(context.Background(), "stuck", func(context.Context) error { started <- struct{}{}; <-stuck; return nil }, 0))
+	require.NoError(t, e.Go(context.Background(), "polite", func(ctx context.Context) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		close(polite)
+		return nil
+	}, 0))
+	<-started
+	<-started
+	res := make(chan error, 1)
+	go func() { res <- e.Drain(context.Background()) }()
+	clk.WaitForTimers(1) // the bound
+	clk.Advance(5 * time.Second)
+	<-polite             // cancelled at the bound
+	clk.WaitForTimers(1) // the grace
+	waitFor(t, func() bool { return e.Pending() == 1 })
+	clk.Advance(time.Second)
+	err := <-res
+	var de *DrainError
+	require.ErrorAs(t, err, &de)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, 2, de.Cancelled)
+	require.Len(t, de.Running, 1)
+	assert.Equal(t, "stuck", de.Running[0].Label)
+	assert.Equal(t, 1, logs.FilterMessage("async tasks did not drain in time").Len())
+	assert.Equal(t, DrainStats{Done: true, Duration: e.LastDrain().Duration, Abandoned: 1}, e.LastDrain())
+}
+
+// With a deadline on the drain's context, the grace fits inside it: the
+// drain cancels early enough to end by the deadline.
+func TestDrainGraceFitsInsideTheDeadline(t *testing.T) {
+	t.Parallel()
+	e, _ := newTestEngine(t, Config{DrainTimeout: time.Hour, Grace: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	wait, grace := e.bounds(ctx)
+	assert.LessOrEqual(t, wait+grace, time.Hour)
+	assert.Positive(t, wait)
+	assert.LessOrEqual(t, grace, 15*time.Minute, "a quarter of the bound at most")
+	wait, grace = e.bounds(context.Background())
+	assert.Equal(t, time.Hour, wait)
+	assert.Equal(t, time.Hour, grace)
+}
+
+// Drain ends early when its context is cancelled, and says so.
+func TestDrainCancelledContext(t *testing.T) {
+	t.Parallel()
+	e, _ := newTestEngine(t, Config{Grace: time.Nanosecond})
+	release := make(chan struct{})
+	defer close(release)
+	started := make(chan struct{})
+	require.NoError(t, e.Go(context.Background(), "slow", func(context.Context) error { close(started); <-release; return nil }, 0))
+	<-started
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := e.Drain(ctx)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.True(t, errors.Is(e.Drain(context.Background()), context.Canceled), "every call returns the first drain's result")
+}
+
+func TestDrainWithNothingPending(t *testing.T) {
+	t.Parallel()
+	e, _ := newTestEngine(t, Config{})
+	require.NoError(t, e.Drain(context.Background()))
+	d := e.LastDrain()
+	assert.True(t, d.Done)
+	assert.GreaterOrEqual(t, d.Duration, time.Duration(0))
+	assert.ErrorIs(t, e.TryGo(context.Background(), "late", nop, 0), ErrClosed)
+}

@@ -1,0 +1,133 @@
+package core
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Tasks that block hold their worker; the tasks queued behind them still
+// start, because a spare worker is always there for a non-empty queue.
+func TestBlockedTasksDoNotHoldBackOthers(t *testing.T) {
+	t.Parallel()
+	e, _ := newTestEngine(t, Config{})
+	const n = 100
+	release := make(chan struct{})
+	var started sync.WaitGroup
+	started.Add(n)
+	for i := 0; i < n; i++ {
+		require.NoError(t, e.Go(context.Background(), "block", func(context.Context) error {
+			started.Done()
+			<-release
+			return nil
+		}, 0))
+	}
+	started.Wait() // hangs (and the test times out) if a task waited behind another
+	assert.Equal(t, n, e.Pending())
+	assert.Len(t, e.Running(), n)
+	close(release)
+	require.NoError(t, e.Drain(context.Background()))
+}
+
+// The pool's invariant, checked whenever no push is in progress, through
+// rounds of bursts where some tasks block, some return, and workers park,
+// wake and take tasks from each other.
+func TestPoolInvariantUnderChurn(t *testing.T) {
+	t.Parallel()
+	rounds := 200
+	if testing.Short() {
+		rounds = 40
+	}
+	e, _ := newTestEngine(t, Config{IdleTimeout: time.Millisecond})
+	var ran atomic.Int64
+	for r := 0; r < rounds; r++ {
+		release := make(chan struct{})
+		var started sync.WaitGroup
+		for i := 0; i < 16; i++ {
+			started.Add(1)
+			block := i%4 == 0
+			require.NoError(t, e.Go(context.Background(), "churn", func(context.Context) error {
+				started.Done()
+				if block {
+					<-release
+				}
+				ran.Add(1)
+				return nil
+			}, 0))
+		}
+		for i := 0; i < 50; i++ { // no push in progress from here on
+			require.NoError(t, e.pool.check(), "round %d", r)
+		}
+		started.Wait()
+		close(release)
+	}
+	require.NoError(t, e.Drain(context.Background()))
+	assert.Equal(t, int64(rounds*16), ran.Load())
+}
+
+// A submitter paused between the two halves of its push (the tail swapped,
+// the link not yet written) must not make idle workers spin: they park, and
+// the link's signal wakes them.
+func TestHalfDonePushParksWorkers(t *testing.T) {
+	t.Parallel()
+	e, _ := newTestEngine(t, Config{})
+	warm := make(chan struct{})
+	require.NoError(t, e.Go(context.Background(), "warm", func(context.Context) error { close(warm); return nil }, 0))
+	<-warm
+	ran := make(chan struct{})
+	require.True(t, e.gate.enter())
+	_, stats := e.labels.get("paused")
+	tk := &task{parent: context.Background(), scope: &e.scope, label: "paused", stats: stats,
+		fn: func(context.Context) error { close(ran); return nil }}
+	prev := e.pool.q.tail.Swap(tk) // first half of push
+	waitFor(t, func() bool { return e.pool.parked.Load() == e.pool.spare.Load() && e.pool.spare.Load() > 0 })
+	prev.next.Store(tk) // second half, then the signal that push sends
+	e.pool.signal()
+	<-ran
+}
+
+// Idle workers exit after the idle timeout and a later task still runs.
+func TestIdleWorkersExitAndRestart(t *testing.T) {
+	t.Parallel()
+	e, _ := newTestEngine(t, Config{IdleTimeout: time.Millisecond})
+	for round := 0; round < 3; round++ {
+		done := make(chan struct{})
+		require.NoError(t, e.Go(context.Background(), "x", func(context.Context) error { close(done); return nil }, 0))
+		<-done
+		waitFor(t, func() bool { return e.workerCount() == 0 })
+	}
+}
+
+func (e *Engine) workerCount() int {
+	e.pool.mu.Lock()
+	defer e.pool.mu.Unlock()
+	return len(e.pool.workers)
+}
+
+func TestQueueFIFOAndEmpty(t *testing.T) {
+	t.Parallel()
+	var q queue
+	q.init()
+	assert.True(t, q.empty())
+	assert.Nil(t, q.pop())
+	ts := make([]*task, 5)
+	for i := range ts {
+		ts[i] = &task{label: string(rune('a' + i))}
+		q.push(ts[i])
+		assert.False(t, q.empty())
+	}
+	for i := range ts {
+		assert.Same(t, ts[i], q.pop())
+	}
+	assert.True(t, q.empty())
+	assert.Nil(t, q.pop())
+	last := &task{label: "z"} // a task is pushed once: nodes are never reused
+	q.push(last)
+	assert.Same(t, last, q.pop())
+	assert.True(t, q.empty())
+}

@@ -1,0 +1,80 @@
+package core
+
+// This file holds what the engine reports about tasks and drains.
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// TaskInfo names a running task.
+type TaskInfo struct {
+	Label  string
+	Age    time.Duration // since the task was submitted
+	Caller string        // file:line that submitted it, with Config.CallSites
+}
+
+// DrainError is returned by Drain when it reached its bound. It wraps the
+// cause: context.DeadlineExceeded, or the error of the drain's context.
+type DrainError struct {
+	Cause     error      // context.DeadlineExceeded, or the drain context's error
+	Cancelled int        // tasks pending at the bound; their contexts were cancelled
+	AtBound   []TaskInfo // tasks running at the bound, oldest first
+	Running   []TaskInfo // still running after the grace, oldest first
+	Queued    int        // admitted but not started after the grace
+}
+
+func (e *DrainError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "fxasync: drain: %v: cancelled %d task(s)", e.Cause, e.Cancelled)
+	if len(e.AtBound) > 0 {
+		fmt.Fprintf(&b, " [%s]", strings.Join(byLabel(e.AtBound), ", "))
+	}
+	switch {
+	case len(e.Running) > 0 || e.Queued > 0:
+		fmt.Fprintf(&b, "; still running after the grace: [%s]", strings.Join(byLabel(e.Running), ", "))
+		if e.Queued > 0 {
+			fmt.Fprintf(&b, "; %d queued", e.Queued)
+		}
+	default:
+		b.WriteString("; all returned within the grace")
+	}
+	return b.String()
+}
+
+// Unwrap returns Cause.
+func (e *DrainError) Unwrap() error { return e.Cause }
+
+// DrainStats describes the last drain.
+type DrainStats struct {
+	Done      bool          // a drain has finished
+	Duration  time.Duration // from its start to the last task's end, or to giving up
+	Abandoned int           // tasks still pending when it returned
+}
+
+// byLabel summarises tasks per label, "label: count (oldest age)", in the
+// order of each label's oldest task: a drain report stays one readable line
+// however many tasks were cut short.
+func byLabel(ts []TaskInfo) []string {
+	type group struct {
+		n      int
+		oldest time.Duration
+	}
+	var order []string
+	groups := map[string]*group{}
+	for _, t := range ts { // oldest first, so a label's first task is its oldest
+		g := groups[t.Label]
+		if g == nil {
+			g = &group{oldest: t.Age}
+			groups[t.Label] = g
+			order = append(order, t.Label)
+		}
+		g.n++
+	}
+	out := make([]string, len(order))
+	for i, l := range order {
+		out[i] = fmt.Sprintf("%s: %d (oldest %v)", l, groups[l].n, groups[l].oldest.Round(time.Millisecond))
+	}
+	return out
+}

@@ -1,0 +1,72 @@
+// Package layout checks how a package's files depend on each other, so that
+// an engine made of parts stays that way: no two files may reference each
+// other's declarations both ways. Its one function is called from tests.
+package layout
+
+import (
+	"go/ast"
+	"go/importer"
+	"go/parser"
+	"go/token"
+	"go/types"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// TwoWayPairs type-checks the non-test files of the package in dir and
+// returns each pair of files that reference each other, as "a.go <-> b.go".
+func TwoWayPairs(dir string) ([]string, error) {
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range pkgs {
+		refs, err := fileRefs(fset, p)
+		if err != nil {
+			return nil, err
+		}
+		for r := range refs {
+			if r[0] < r[1] && refs[[2]string{r[1], r[0]}] {
+				out = append(out, r[0]+" <-> "+r[1])
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// fileRefs returns, for the package's files, which file uses a declaration of
+// which other file.
+func fileRefs(fset *token.FileSet, p *ast.Package) (map[[2]string]bool, error) {
+	var files []*ast.File
+	for _, f := range p.Files {
+		files = append(files, f)
+	}
+	info := &types.Info{Uses: map[*ast.Ident]types.Object{}, Selections: map[*ast.SelectorExpr]*types.Selection{}}
+	conf := types.Config{Importer: importer.ForCompiler(fset, "source", nil)}
+	pkg, err := conf.Check(p.Name, fset, files, info)
+	if err != nil {
+		return nil, err
+	}
+	refs := map[[2]string]bool{}
+	add := func(at token.Pos, obj types.Object) {
+		if obj == nil || obj.Pkg() != pkg || !obj.Pos().IsValid() {
+			return
+		}
+		from, to := filepath.Base(fset.File(at).Name()), filepath.Base(fset.File(obj.Pos()).Name())
+		if from != to {
+			refs[[2]string{from, to}] = true
+		}
+	}
+	for id, obj := range info.Uses {
+		add(id.Pos(), obj)
+	}
+	for sel, s := range info.Selections {
+		add(sel.Pos(), s.Obj())
+	}
+	return refs, nil
+}

@@ -1,0 +1,3 @@
+package oneway
+
+type A struct{}

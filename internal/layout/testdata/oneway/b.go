@@ -1,0 +1,3 @@
+package oneway
+
+type B struct{ a A }

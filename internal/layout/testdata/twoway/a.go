@@ -1,0 +1,5 @@
+package twoway
+
+type A struct{ b *B }
+
+func (a A) Name() string { return "a" }
