@@ -18,10 +18,12 @@ import (
 // It takes from the graph a *zap.Logger when there is one (else warnings and
 // errors go to stderr) and a Config when one is supplied. With a
 // *fxshutdown.Shutdown in the graph, the drain is its step named
-// [DrainStepName], bounded by fxshutdown like every step. Without one, its
-// own OnStop hook drains within Config.StopShare of the time left in fx's stop
-// budget, grace included. Either way a drain that timed out is logged and
-// does not fail the stop, so the hooks after it still run.
+// [DrainStepName], bounded by fxshutdown like every step; when the stop lost
+// work (see [DrainStats].Lost) the step fails with a [*LostError], so the
+// summary line says "async-tasks: lost N" and fxshutdown.Run exits with
+// fxshutdown.ExitLost. Without fxshutdown, its own OnStop hook drains within
+// Config.StopShare of the time left in fx's stop budget, grace included, and
+// logs what was lost. Either way the hooks after it still run.
 //
 // Hooks stop in the reverse order of construction. To drain before a resource
 // that tasks use stops, add DrainBefore for its type.
@@ -48,17 +50,15 @@ func NewFromParams(p Params) *Scheduler {
 	s := New(WithLogger(p.Logger), p.Config) // Config.Logger, if set, wins
 	cfg := s.engine().Config()
 	if p.Shutdown != nil {
-		p.Shutdown.Add(DrainStepName, func(ctx context.Context) error {
-			s.drainOnStop(ctx)
-			return nil
-		}, fxshutdown.WithTimeout(cfg.DrainTimeout+cfg.Grace))
+		p.Shutdown.Add(DrainStepName, s.drainOnStop, fxshutdown.WithTimeout(cfg.DrainTimeout+cfg.Grace),
+			fxshutdown.WithPending(s.Pending))
 		return s
 	}
 	p.Lifecycle.Append(fx.StopHook(func(ctx context.Context) error {
 		ctx, cancel := stopShare(ctx, cfg)
 		defer cancel()
-		s.drainOnStop(ctx)
-		return nil // a timeout is logged by Drain; the hooks after this must run
+		_ = s.drainOnStop(ctx) // logged; the hooks after this must run
+		return nil
 	}))
 	return s
 }
@@ -75,13 +75,26 @@ func stopShare(ctx context.Context, cfg Config) (context.Context, context.Cancel
 	return context.WithTimeout(ctx, budget.Of(left, cfg.DrainTimeout+cfg.Grace, budget.Share(left, cfg.StopShare)))
 }
 
-func (s *Scheduler) drainOnStop(ctx context.Context) {
+// drainOnStop drains, logs the outcome and returns a *LostError when the
+// stop lost work. A drain that gave up has logged its own warning.
+func (s *Scheduler) drainOnStop(ctx context.Context) error {
 	log := s.engine().Config().Logger
 	start := time.Now()
 	log.Info("draining async tasks", zap.Int("pending", s.Pending()))
-	if err := s.Drain(ctx); err == nil {
-		log.Info("async tasks drained", zap.Duration("took", time.Since(start)))
+	err := s.Drain(ctx)
+	lost := s.LastDrain().Lost
+	if err == nil {
+		level := zap.InfoLevel
+		if lost.Total() > 0 {
+			level = zap.WarnLevel
+		}
+		log.Log(level, "async tasks drained", zap.Duration("took", time.Since(start)),
+			zap.Int("lost", lost.Total()), zap.Strings("lost_by_label", lost.Strings()))
 	}
+	if lost.Total() > 0 {
+		return &LostError{Lost: lost}
+	}
+	return nil
 }
 
 // drainBefore is what DrainBefore feeds to the scheduler's constructor.

@@ -27,6 +27,14 @@ const (
 	DefaultIdleTimeout  = core.DefaultIdleTimeout  // 1 s
 	DefaultMaxLabels    = core.DefaultMaxLabels    // 256
 	DefaultStopShare    = core.DefaultStopShare    // 0.5
+	DefaultMaxInFlight  = core.DefaultMaxInFlight  // 10,000
+	DefaultMaxWait      = core.DefaultMaxWait      // 1 s
+	// DefaultRejectLogInterval: one "async task rejected" line per label per
+	// second at most, with the count.
+	DefaultRejectLogInterval = core.DefaultRejectLogInterval
+	// Unbounded, given to WithMaxInFlight, WithLabelLimit or WithMaxWait,
+	// turns that bound off.
+	Unbounded = core.Unbounded
 )
 
 // WithLogger sets where failures and drain reports go. The scheduler logs
@@ -45,12 +53,28 @@ func WithGrace(d time.Duration) Option { return Config{Grace: d} }
 // task before it exits.
 func WithIdleTimeout(d time.Duration) Option { return Config{IdleTimeout: d} }
 
-// WithMaxInFlight bounds the tasks admitted and not yet finished to n. When
-// all n slots are taken, Go blocks until a slot frees, the caller's context
-// ends or the drain bound is reached (then the task is refused, logged and
-// counted as rejected); TryGo never blocks and returns [ErrFull]. Zero or less
-// means unbounded, the default.
+// WithMaxInFlight bounds the tasks admitted and not yet finished (pending) to
+// n; the default is [DefaultMaxInFlight], and [Unbounded] (any negative n)
+// turns the bound off. When every slot is taken, Go waits until a slot
+// frees, the caller's context ends, [WithMaxWait] passes or the drain begins,
+// then refuses the task (counted as rejected, logged at most once per label
+// per second); TryGo never waits and returns [ErrFull]. A submission from a
+// running task (a follow-up) never waits: its parents may hold every slot.
+// Waiting submitters are not pending.
 func WithMaxInFlight(n int) Option { return Config{MaxInFlight: n} }
+
+// WithLabelLimit bounds the pending tasks of one label, so that a flood on it
+// cannot take the slots of the others: a label under its bound never waits
+// behind a full one. Every label's default bound is Config.LabelLimit, half
+// of MaxInFlight unless set; [Unbounded] turns a label's bound off. Options
+// made by WithLabelLimit compare with ==; a Config they were applied to
+// compares equal only to itself.
+func WithLabelLimit(label string, n int) Option { return core.LabelLimitOption{Label: label, Limit: n} }
+
+// WithMaxWait sets the longest Go waits for a slot before refusing the task;
+// the default is [DefaultMaxWait]. [Unbounded] waits until the caller's
+// context ends (or the drain begins).
+func WithMaxWait(d time.Duration) Option { return Config{MaxWait: d} }
 
 // WithMaxLabels caps the distinct labels that Stats counts apart. Labels
 // past the cap are counted together under [OverflowLabel].

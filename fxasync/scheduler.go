@@ -44,6 +44,9 @@ var (
 type Scheduler struct {
 	once sync.Once
 	e    *core.Engine
+
+	mu       sync.Mutex
+	batchers []statser
 }
 
 // New returns a Scheduler configured by opts, applied in order.

@@ -193,7 +193,7 @@ func TestStats(t *testing.T) {
 // 10. WithMaxInFlight: Go waits for a slot, TryGo refuses with ErrFull, and
 // a waiting Go gives up when its context ends.
 func TestMaxInFlight(t *testing.T) {
-	s, logs := newScheduler(t, fxasync.WithMaxInFlight(2))
+	s, logs := newScheduler(t, fxasync.Config{MaxInFlight: 2, LabelLimit: 2})
 	release, started := make(chan struct{}), make(chan struct{}, 3)
 	var running, peak atomic.Int64
 	body := func(context.Context) error {

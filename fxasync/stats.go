@@ -4,6 +4,7 @@ package fxasync
 // engine's own, re-exported.
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/fxtools/background/internal/core"
@@ -25,9 +26,27 @@ type (
 	// DrainError is returned by Drain when it reached its bound; it wraps
 	// context.DeadlineExceeded or the drain context's error.
 	DrainError = core.DrainError
-	// DrainStats describes the last drain.
+	// DrainStats describes the last drain, with what the stop lost.
 	DrainStats = core.DrainStats
+	// LabelLoss is what one label lost in a stop: tasks running at the end,
+	// queued and never started, refused since the drain began, or, for a
+	// batcher's label, items accepted and not stored.
+	LabelLoss = core.LabelLoss
+	// Losses are a stop's losses per label; Total sums them.
+	Losses = core.Losses
 )
+
+// LostError reports that a stop lost work: the Module's drain step returns
+// it, so fxshutdown's summary says "async-tasks: lost N" and its Run exits
+// with ExitLost.
+type LostError struct{ Lost Losses }
+
+func (e *LostError) Error() string {
+	return fmt.Sprintf("fxasync: lost %d: [%s]", e.Lost.Total(), e.Lost)
+}
+
+// LostTotal is the number of tasks (and batcher items) lost.
+func (e *LostError) LostTotal() int { return e.Lost.Total() }
 
 // DurationBounds are the upper bounds of the buckets of Durations: from half
 // a millisecond to a minute, fit for background I/O.

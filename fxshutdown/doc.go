@@ -20,6 +20,8 @@
 //
 //	0    stopped after a signal, every step succeeded
 //	1    the application failed to start, or a step failed or overran
+//	3    every step succeeded but one reported lost work (fxasync's drain:
+//	     tasks or batched items not stored); Config.IgnoreLoss makes it 0
 //	130  a second SIGINT arrived during the stop (128 + 2)
 //	143  a second SIGTERM arrived during the stop (128 + 15)
 package fxshutdown

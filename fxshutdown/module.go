@@ -21,6 +21,10 @@ type Config struct {
 	// not ready and stopping it, so load balancers stop routing first.
 	// Default 0.
 	ReadinessDelay time.Duration
+	// IgnoreLoss makes Run exit 0 when the only errors of the stop are
+	// steps reporting lost work (see LossError). By default it exits with
+	// ExitLost, so a deploy that lost work is visible.
+	IgnoreLoss bool
 }
 
 // Params are what NewFromParams takes from the graph.

@@ -2,6 +2,7 @@ package fxshutdown
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/signal"
 	"syscall"
@@ -14,7 +15,8 @@ import (
 // Exit codes returned by Run; a forced exit uses 128 + the signal's number.
 const (
 	ExitOK     = 0
-	ExitFailed = 1
+	ExitFailed = 1 // the start failed, or a step failed or overran
+	ExitLost   = 3 // every step succeeded but one reported lost work; see Config.IgnoreLoss
 )
 
 // Run builds an fx application from opts, which must include Module, starts
@@ -51,7 +53,7 @@ func run(opts []fx.Option, env runEnv) int {
 		return ExitFailed
 	}
 	first := make(chan os.Signal, 1)
-	go watchSignals(sigs, first, sd.log, env.exit)
+	go watchSignals(sigs, first, sd, env.exit)
 	code := ExitOK
 	select {
 	case sig := <-first:
@@ -64,8 +66,9 @@ func run(opts []fx.Option, env runEnv) int {
 }
 
 // watchSignals passes the first signal on and turns the second into an
-// immediate exit.
-func watchSignals(sigs <-chan os.Signal, first chan<- os.Signal, log *zap.Logger, exit func(int)) {
+// immediate exit, logging what the steps still had in hand.
+func watchSignals(sigs <-chan os.Signal, first chan<- os.Signal, sd *Shutdown, exit func(int)) {
+	log := sd.log
 	sig, ok := <-sigs
 	if !ok {
 		return
@@ -75,7 +78,8 @@ func watchSignals(sigs <-chan os.Signal, first chan<- os.Signal, log *zap.Logger
 		return
 	}
 	code := 128 + int(sig.(syscall.Signal))
-	log.Error("second signal during shutdown: exiting now", zap.Stringer("signal", sig), zap.Int("exit_code", code))
+	log.Error("second signal during shutdown: exiting now", zap.Stringer("signal", sig), zap.Int("exit_code", code),
+		zap.Int("dropped_pending", sd.pending()))
 	_ = log.Sync()
 	exit(code)
 }
@@ -90,7 +94,24 @@ func stopApp(app *fx.App, sd *Shutdown, code int) int {
 	defer cancel()
 	if err := app.Stop(ctx); err != nil {
 		sd.log.Error("stop finished with errors", zap.Error(err))
-		return ExitFailed
+		return sd.exitCode(err)
 	}
 	return code
+}
+
+// exitCode is ExitLost when every error of the stop reports lost work (and
+// losses count), else ExitFailed.
+func (s *Shutdown) exitCode(stopErr error) int {
+	for _, o := range s.Outcomes() {
+		if o.Err != nil && lostBy(o.Err) == 0 {
+			return ExitFailed
+		}
+	}
+	if errors.Is(stopErr, context.DeadlineExceeded) && len(s.Outcomes()) == 0 {
+		return ExitFailed
+	}
+	if s.cfg.IgnoreLoss {
+		return ExitOK
+	}
+	return ExitLost
 }

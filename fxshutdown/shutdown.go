@@ -123,7 +123,21 @@ func (s *Shutdown) runStep(ctx context.Context, i int) {
 	out := st.run(ctx, bound, s.log)
 	s.mu.Lock()
 	s.done = append(s.done, out)
+	st.ended = true
 	s.mu.Unlock()
+}
+
+// pending sums what the steps that have not ended have in hand.
+func (s *Shutdown) pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, st := range s.steps {
+		if !st.ended && st.pending != nil {
+			n += st.pending()
+		}
+	}
+	return n
 }
 
 // bound is step i's time, by the budget rule: its own timeout, but never
@@ -151,9 +165,11 @@ func (s *Shutdown) summary() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error
+	lost := 0
 	for _, o := range s.done {
 		if o.Err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", o.Name, o.Err))
+			lost += lostBy(o.Err)
 		}
 	}
 	if !s.reported {
@@ -167,7 +183,7 @@ func (s *Shutdown) summary() error {
 			log = s.log.Warn
 		}
 		log("shutdown finished", zap.Duration("total", total), zap.Int("failed", len(errs)),
-			zap.Array("steps", outcomes(s.done)))
+			zap.Int("lost", lost), zap.Array("steps", outcomes(s.done)))
 	}
 	return errors.Join(errs...)
 }
@@ -184,7 +200,10 @@ type outcomes []Outcome
 func (outs outcomes) MarshalLogArray(enc zapcore.ArrayEncoder) error {
 	for _, o := range outs {
 		result := "ok"
-		if o.Err != nil {
+		switch n := lostBy(o.Err); {
+		case n > 0:
+			result = fmt.Sprintf("lost %d (%v)", n, o.Err)
+		case o.Err != nil:
 			result = o.Err.Error()
 		}
 		enc.AppendString(fmt.Sprintf("%s: %s in %v", o.Name, result, o.Duration.Round(time.Microsecond)))

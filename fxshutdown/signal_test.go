@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fxtools/background/fxasync"
 	"github.com/fxtools/background/fxshutdown"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,11 +26,13 @@ const helperEnv = "FXSHUTDOWN_TEST_HELPER"
 // helperMain is the program under test: one quick step and, if asked, one
 // slow step that ignores its bound's first seconds.
 func helperMain() int {
-	slow := os.Getenv(helperEnv) == "slow"
+	mode := os.Getenv(helperEnv)
+	slow := mode == "slow"
 	return fxshutdown.Run(
 		fx.NopLogger,
 		fx.Provide(func() *zap.Logger { return zap.NewExample() }), // JSON on stdout
 		fxshutdown.Module,
+		lossOptions(mode),
 		fx.Invoke(func(sd *fxshutdown.Shutdown, lc fx.Lifecycle) {
 			sd.Add("database", func(context.Context) error { return nil })
 			if slow {
@@ -37,6 +40,32 @@ func helperMain() int {
 					fxshutdown.WithTimeout(time.Minute))
 			}
 			lc.Append(fx.StartHook(func() { fmt.Println("HELPER READY") }))
+		}),
+	)
+}
+
+// lossOptions, for modes "lost" and "lost-ignored", add a scheduler with one
+// task that ignores its context, so the drain gives up and loses it.
+func lossOptions(mode string) fx.Option {
+	drain := 50 * time.Millisecond
+	switch mode {
+	case "lost", "lost-ignored":
+	case "slow-drain":
+		drain = time.Minute
+	default:
+		return fx.Options()
+	}
+	return fx.Options(
+		fx.Supply(fxasync.Config{DrainTimeout: drain, Grace: 10 * time.Millisecond}),
+		fx.Supply(fxshutdown.Config{IgnoreLoss: mode == "lost-ignored"}),
+		fxasync.Module,
+		fx.Invoke(func(s *fxasync.Scheduler, lc fx.Lifecycle) {
+			lc.Append(fx.StartHook(func() {
+				s.Go(context.Background(), "stuck-write", func(context.Context) error { select {} })
+				for i := 0; i < 2; i++ {
+					s.Go(context.Background(), "queued-write", func(context.Context) error { select {} })
+				}
+			}))
 		}),
 	)
 }
@@ -119,4 +148,44 @@ func TestSubprocessSecondSIGTERMForcesExit(t *testing.T) {
 	for range h.lines {
 	}
 	assert.Equal(t, 128+int(syscall.SIGTERM), h.exitCode(t))
+}
+
+// A stop that loses tasks says so in its summary, with the count, and
+// exits with ExitLost; with IgnoreLoss it exits 0 and still says so.
+func TestSubprocessLostTasksExitNonZero(t *testing.T) {
+	for mode, code := range map[string]int{"lost": fxshutdown.ExitLost, "lost-ignored": fxshutdown.ExitOK} {
+		h := startHelper(t, mode)
+		require.NoError(t, h.cmd.Process.Signal(syscall.SIGTERM))
+		out := h.waitFor(t, "shutdown finished")
+		summary := lastLineWith(out, "shutdown finished")
+		assert.Contains(t, summary, `"lost":3`, mode)
+		assert.Contains(t, summary, `async-tasks: lost 3 (fxasync: lost 3: [queued-write: 2 (running 2, queued 0, refused 0), stuck-write: 1 (running 1, queued 0, refused 0)])`, mode)
+		for range h.lines {
+		}
+		assert.Equal(t, code, h.exitCode(t), mode)
+	}
+}
+
+// A second signal during a drain exits at once and logs how many pending
+// tasks it dropped.
+func TestSubprocessForcedExitLogsDroppedTasks(t *testing.T) {
+	h := startHelper(t, "slow-drain")
+	require.NoError(t, h.cmd.Process.Signal(syscall.SIGTERM))
+	h.waitFor(t, `"msg":"draining async tasks"`)
+	require.NoError(t, h.cmd.Process.Signal(syscall.SIGTERM))
+	out := h.waitFor(t, "second signal during shutdown: exiting now")
+	assert.Contains(t, lastLineWith(out, "second signal"), `"dropped_pending":3`)
+	for range h.lines {
+	}
+	assert.Equal(t, 128+int(syscall.SIGTERM), h.exitCode(t))
+}
+
+func lastLineWith(out, s string) string {
+	lines := strings.Split(out, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], s) {
+			return lines[i]
+		}
+	}
+	return ""
 }

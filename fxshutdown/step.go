@@ -33,11 +33,38 @@ func (o timeoutOption) applyStep(s *step) {
 // keeps Config.StepTimeout.
 func WithTimeout(d time.Duration) StepOption { return timeoutOption(d) }
 
+type pendingOption func() int
+
+func (o pendingOption) applyStep(s *step) { s.pending = o }
+
+// WithPending tells how much work the step has in hand (a drain's pending
+// tasks): a forced exit on a second signal logs what it dropped.
+func WithPending(pending func() int) StepOption { return pendingOption(pending) }
+
 type step struct {
 	name    string
 	fn      func(context.Context) error
 	timeout time.Duration
-	claimed bool // it has run or is running; under Shutdown.mu
+	pending func() int // nil: nothing to report
+	claimed bool       // it has run or is running; under Shutdown.mu
+	ended   bool       // its outcome is in; under Shutdown.mu
+}
+
+// LossError is implemented by a step's error that reports lost work, such
+// as fxasync's *LostError: the summary says "lost N" for the step, and Run
+// exits with ExitLost.
+type LossError interface {
+	error
+	LostTotal() int
+}
+
+// lostBy returns how much err says was lost, or 0.
+func lostBy(err error) int {
+	var le LossError
+	if errors.As(err, &le) {
+		return le.LostTotal()
+	}
+	return 0
 }
 
 // Outcome is how one step ended.

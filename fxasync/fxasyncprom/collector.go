@@ -11,8 +11,13 @@
 //	fxasync_tasks_in_flight{label}               gauge, the same; deprecated, goes in the next release
 //	fxasync_tasks_total{label,outcome}           counter; outcome: succeeded, failed, panicked, rejected
 //	fxasync_task_duration_seconds{label}         histogram, 0.5 ms to 60 s, from submission to return
+//	fxasync_tasks_waiting{label}                 gauge, Go calls waiting for a slot (not pending)
 //	fxasync_drain_duration_seconds               gauge, the last drain
 //	fxasync_drain_abandoned_tasks                gauge, tasks left pending by the last drain
+//	fxasync_drain_lost{label}                    gauge, what the last stop lost (tasks; a batcher's items)
+//	fxasync_batch_items_pending{batcher}         gauge, items accepted and not yet written
+//	fxasync_batch_items_total{batcher,outcome}   counter; outcome: added, rejected, flushed, failed, lost
+//	fxasync_batch_size{batcher}                  histogram of items per flush
 //
 // Labels share the scheduler's cap on distinct labels (fxasync.WithMaxLabels):
 // past it, tasks are counted under fxasync.OverflowLabel, so a dynamic label
@@ -40,6 +45,16 @@ var (
 		"Duration of the last drain.", nil, nil)
 	drainAbandonedDesc = prometheus.NewDesc("fxasync_drain_abandoned_tasks",
 		"Tasks still pending when the last drain returned.", nil, nil)
+	waitingDesc = prometheus.NewDesc("fxasync_tasks_waiting",
+		"Go calls waiting for a slot; they are not pending.", []string{"label"}, nil)
+	drainLostDesc = prometheus.NewDesc("fxasync_drain_lost",
+		"What the last stop lost: tasks running at its end, queued or refused; a batcher's items.", []string{"label"}, nil)
+	batchPendingDesc = prometheus.NewDesc("fxasync_batch_items_pending",
+		"Items a batcher accepted and has not written yet.", []string{"batcher"}, nil)
+	batchItemsDesc = prometheus.NewDesc("fxasync_batch_items_total",
+		"Items handed to a batcher, by what became of them.", []string{"batcher", "outcome"}, nil)
+	batchSizeDesc = prometheus.NewDesc("fxasync_batch_size",
+		"Items per flush.", []string{"batcher"}, nil)
 )
 
 // Collector is a prometheus.Collector for one Scheduler.
@@ -50,7 +65,8 @@ func NewCollector(s *fxasync.Scheduler) *Collector { return &Collector{s: s} }
 
 // Describe sends the descriptors of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{pendingDesc, inFlightDesc, totalDesc, durationDesc, drainDurationDesc, drainAbandonedDesc} {
+	for _, d := range []*prometheus.Desc{waitingDesc, drainLostDesc, batchPendingDesc, batchItemsDesc, batchSizeDesc,
+		pendingDesc, inFlightDesc, totalDesc, durationDesc, drainDurationDesc, drainAbandonedDesc} {
 		ch <- d
 	}
 }
@@ -66,11 +82,41 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}{{"succeeded", l.Succeeded}, {"failed", l.Failed}, {"panicked", l.Panicked}, {"rejected", l.Rejected}} {
 			ch <- metric(totalDesc, prometheus.CounterValue, float64(o.n), l.Label, o.name)
 		}
+		ch <- metric(waitingDesc, prometheus.GaugeValue, float64(l.Waiting), l.Label)
 		ch <- histogram(l)
 	}
 	d := c.s.LastDrain()
 	ch <- metric(drainDurationDesc, prometheus.GaugeValue, d.Duration.Seconds())
 	ch <- metric(drainAbandonedDesc, prometheus.GaugeValue, float64(d.Abandoned))
+	for _, l := range d.Lost {
+		ch <- metric(drainLostDesc, prometheus.GaugeValue, float64(l.Total()), l.Label)
+	}
+	for _, b := range c.s.Batchers() {
+		collectBatcher(ch, b)
+	}
+}
+
+func collectBatcher(ch chan<- prometheus.Metric, b fxasync.BatcherStats) {
+	ch <- metric(batchPendingDesc, prometheus.GaugeValue, float64(b.Pending), b.Label)
+	for _, o := range []struct {
+		name string
+		n    int64
+	}{{"added", b.Added}, {"rejected", b.Rejected}, {"flushed", b.Flushed}, {"failed", b.Failed}, {"lost", b.Lost}} {
+		ch <- metric(batchItemsDesc, prometheus.CounterValue, float64(o.n), b.Label, o.name)
+	}
+	buckets := make(map[float64]uint64, len(fxasync.BatchSizeBounds))
+	var cum uint64
+	for i, bound := range fxasync.BatchSizeBounds {
+		cum += uint64(b.Sizes[i])
+		buckets[float64(bound)] = cum
+	}
+	count := cum + uint64(b.Sizes[len(fxasync.BatchSizeBounds)])
+	sum := float64(b.Flushed + b.Failed + b.Lost)
+	m, err := prometheus.NewConstHistogram(batchSizeDesc, count, sum, buckets, b.Label)
+	if err != nil {
+		m = prometheus.NewInvalidMetric(batchSizeDesc, err)
+	}
+	ch <- m
 }
 
 // metric builds a constant metric, or an invalid one that carries the error.

@@ -144,3 +144,45 @@ func TestScrapeSurvivesHostileLabels(t *testing.T) {
 		assert.Contains(t, seen, "/v1/\uFFFD", "a run of invalid bytes becomes one U+FFFD")
 	}
 }
+
+// A batcher's figures and the last stop's losses are exported.
+func TestCollectorBatcherAndLosses(t *testing.T) {
+	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(fxasyncprom.NewCollector(s)))
+	b := fxasync.NewBatcher(s, "rows", func(context.Context, []int) error { return nil }, fxasync.BatcherConfig{MaxBatch: 2})
+	for i := 0; i < 4; i++ {
+		require.NoError(t, b.Add(context.Background(), i))
+	}
+	require.NoError(t, s.Drain(context.Background()))
+	s.Go(context.Background(), "late", ok) // refused after the drain: lost
+	want := `
+# HELP fxasync_batch_items_total Items handed to a batcher, by what became of them.
+# TYPE fxasync_batch_items_total counter
+fxasync_batch_items_total{batcher="rows",outcome="added"} 4
+fxasync_batch_items_total{batcher="rows",outcome="failed"} 0
+fxasync_batch_items_total{batcher="rows",outcome="flushed"} 4
+fxasync_batch_items_total{batcher="rows",outcome="lost"} 0
+fxasync_batch_items_total{batcher="rows",outcome="rejected"} 0
+# HELP fxasync_batch_size Items per flush.
+# TYPE fxasync_batch_size histogram
+fxasync_batch_size_bucket{batcher="rows",le="1"} 0
+fxasync_batch_size_bucket{batcher="rows",le="2"} 2
+fxasync_batch_size_bucket{batcher="rows",le="5"} 2
+fxasync_batch_size_bucket{batcher="rows",le="10"} 2
+fxasync_batch_size_bucket{batcher="rows",le="20"} 2
+fxasync_batch_size_bucket{batcher="rows",le="50"} 2
+fxasync_batch_size_bucket{batcher="rows",le="100"} 2
+fxasync_batch_size_bucket{batcher="rows",le="200"} 2
+fxasync_batch_size_bucket{batcher="rows",le="500"} 2
+fxasync_batch_size_bucket{batcher="rows",le="1000"} 2
+fxasync_batch_size_bucket{batcher="rows",le="+Inf"} 2
+fxasync_batch_size_sum{batcher="rows"} 4
+fxasync_batch_size_count{batcher="rows"} 2
+# HELP fxasync_drain_lost What the last stop lost: tasks running at its end, queued or refused; a batcher's items.
+# TYPE fxasync_drain_lost gauge
+fxasync_drain_lost{label="late"} 1
+`
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"fxasync_batch_items_total", "fxasync_batch_size", "fxasync_drain_lost"))
+}

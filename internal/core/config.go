@@ -13,6 +13,17 @@ const (
 	DefaultIdleTimeout  = time.Second
 	DefaultMaxLabels    = 256
 	DefaultStopShare    = 0.5
+	// DefaultMaxInFlight bounds admitted, unfinished tasks: a burst of ten
+	// thousand never waits, and at 80 B a queued task record the whole
+	// backlog is under 1 MB (plus a goroutine for each task that runs).
+	DefaultMaxInFlight = 10_000
+	// DefaultMaxWait is the longest Go waits for a slot before it refuses.
+	DefaultMaxWait = time.Second
+	// DefaultRejectLogInterval is how often, at most, a label's refusals
+	// are logged: one line per label per interval, with the count.
+	DefaultRejectLogInterval = time.Second
+	// Unbounded, as MaxInFlight, LabelLimit or MaxWait, turns that bound off.
+	Unbounded = -1
 )
 
 // Config is every setting of a scheduler, and each of its values is an Option
@@ -31,8 +42,20 @@ type Config struct {
 	// IdleTimeout is how long an idle worker goroutine waits for the next
 	// task before it exits. Default 1 s.
 	IdleTimeout time.Duration
-	// MaxInFlight bounds the tasks admitted and not finished; 0 is unbounded.
+	// MaxInFlight bounds the tasks admitted and not finished. Default
+	// 10,000; Unbounded (any negative value) turns the bound off.
 	MaxInFlight int
+	// LabelLimit bounds the pending tasks of any one label, so that a flood
+	// on one label cannot take every slot. Default: half of MaxInFlight
+	// (unbounded when MaxInFlight is); Unbounded turns it off. WithLabelLimit
+	// sets it for one label.
+	LabelLimit int
+	// MaxWait is the longest Go waits for a slot before it refuses the
+	// task. Default 1 s; Unbounded waits until the caller's context ends.
+	MaxWait time.Duration
+	// RejectLogInterval is the least time between two "async task
+	// rejected" lines of one label. Default 1 s.
+	RejectLogInterval time.Duration
 	// MaxLabels caps the distinct labels counted apart; default 256. Later
 	// labels are counted under OverflowLabel.
 	MaxLabels int
@@ -44,6 +67,37 @@ type Config struct {
 	// of the time left in fx's stop budget that the drain may use, grace
 	// included. Default 0.5.
 	StopShare float64
+
+	// labelLimits holds WithLabelLimit's bounds: copied on write, so Config
+	// stays comparable (two Configs compare equal only when they share it).
+	labelLimits *map[string]int
+}
+
+// LabelLimitOption bounds the pending tasks of one label; see WithLabelLimit.
+type LabelLimitOption struct {
+	Label string
+	Limit int
+}
+
+func (o LabelLimitOption) apply(c *Config) {
+	m := map[string]int{}
+	if c.labelLimits != nil {
+		for k, v := range *c.labelLimits {
+			m[k] = v
+		}
+	}
+	m[CleanLabel(o.Label)] = o.Limit
+	c.labelLimits = &m
+}
+
+// LimitOf returns the bound on label's pending tasks, or Unbounded.
+func (c Config) LimitOf(label string) int {
+	if c.labelLimits != nil {
+		if n, ok := (*c.labelLimits)[label]; ok {
+			return n
+		}
+	}
+	return c.LabelLimit
 }
 
 // An Option changes a Config. Every Config is one.
@@ -58,6 +112,14 @@ func (c Config) apply(to *Config) {
 	setIf(&to.Grace, c.Grace)
 	setIf(&to.IdleTimeout, c.IdleTimeout)
 	setIf(&to.MaxInFlight, c.MaxInFlight)
+	setIf(&to.LabelLimit, c.LabelLimit)
+	setIf(&to.MaxWait, c.MaxWait)
+	setIf(&to.RejectLogInterval, c.RejectLogInterval)
+	if c.labelLimits != nil {
+		for k, v := range *c.labelLimits {
+			LabelLimitOption{k, v}.apply(to)
+		}
+	}
 	setIf(&to.MaxLabels, c.MaxLabels)
 	setIf(&to.StopShare, c.StopShare)
 	to.PprofLabels = to.PprofLabels || c.PprofLabels
@@ -88,10 +150,30 @@ func (c Config) WithDefaults() Config {
 	setDefault(&c.Grace, DefaultGrace)
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&c.MaxLabels, DefaultMaxLabels)
+	setDefault(&c.RejectLogInterval, DefaultRejectLogInterval)
+	c.MaxInFlight = orDefault(c.MaxInFlight, DefaultMaxInFlight)
+	switch {
+	case c.LabelLimit < 0, c.LabelLimit == 0 && c.MaxInFlight == Unbounded:
+		c.LabelLimit = Unbounded
+	case c.LabelLimit == 0:
+		c.LabelLimit = max(c.MaxInFlight/2, 1)
+	}
+	c.MaxWait = orDefault(c.MaxWait, DefaultMaxWait)
 	if c.StopShare <= 0 || c.StopShare > 1 {
 		c.StopShare = DefaultStopShare
 	}
 	return c
+}
+
+// orDefault maps 0 to def and any negative value to Unbounded.
+func orDefault[T int | time.Duration](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return Unbounded
+	}
+	return v
 }
 
 func setDefault[T int | time.Duration](v *T, def T) {

@@ -29,18 +29,23 @@ func (e *Engine) Drain(ctx context.Context) error {
 // LastDrain returns the figures of the drain, once it is over.
 func (e *Engine) LastDrain() DrainStats {
 	if p := e.gaveUp.Load(); p != nil {
-		return *p
+		d := *p
+		d.Lost = e.losses(e.leftAtBound)
+		return d
 	}
 	if e.gate.ended() {
-		return DrainStats{Done: true, Duration: time.Duration(e.gate.endedAt.Load() - e.drainStart.Load())}
+		return DrainStats{Done: true, Duration: time.Duration(e.gate.endedAt.Load() - e.drainStart.Load()),
+			Lost: e.losses(nil)}
 	}
 	return DrainStats{}
 }
 
 func (e *Engine) drain(ctx context.Context) error {
 	wait, grace := e.bounds(ctx)
+	e.markDrainStart()
 	e.drainStart.Store(e.now())
 	e.gate.beginDrain(e.now())
+	e.holds.drainBegan()
 	// One channel, closed by the last task, the bound or ctx: waking from a
 	// plain receive is cheaper than from a select over three. On success the
 	// woken Drain has nothing left to do but return.
@@ -84,14 +89,17 @@ func (e *Engine) abandon(cause error, grace time.Duration) error {
 	stop()
 	err.Running = e.Running()
 	err.Queued = max(e.Pending()-len(err.Running), 0)
+	e.leftAtBound = e.unfinished()
 	e.shut(cause)
+	err.Lost = e.losses(e.leftAtBound)
 	took := time.Duration(e.now() - e.drainStart.Load())
 	e.gaveUp.Store(&DrainStats{Done: true, Duration: took, Abandoned: e.Pending()})
 	logx.Guard(func() {
 		e.log.Warn("async tasks did not drain in time",
 			zap.Duration("took", took), zap.NamedError("cause", cause),
 			zap.Int("cancelled", err.Cancelled), zap.Strings("running_at_bound", byLabel(err.AtBound)),
-			zap.Strings("still_running", byLabel(err.Running)), zap.Int("queued", err.Queued))
+			zap.Strings("still_running", byLabel(err.Running)), zap.Int("queued", err.Queued),
+			zap.Int("lost", err.Lost.Total()), zap.Strings("lost_by_label", err.Lost.Strings()))
 	})
 	return err
 }

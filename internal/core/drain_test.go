@@ -46,7 +46,10 @@ func TestDrainBoundAndGraceOnAManualClock(t *testing.T) {
 	require.Len(t, de.Running, 1)
 	assert.Equal(t, "stuck", de.Running[0].Label)
 	assert.Equal(t, 1, logs.FilterMessage("async tasks did not drain in time").Len())
-	assert.Equal(t, DrainStats{Done: true, Duration: e.LastDrain().Duration, Abandoned: 1}, e.LastDrain())
+	d := e.LastDrain()
+	assert.Equal(t, DrainStats{Done: true, Duration: d.Duration, Abandoned: 1,
+		Lost: Losses{{Label: "stuck", Running: 1}}}, d)
+	assert.Equal(t, Losses{{Label: "stuck", Running: 1}}, de.Lost)
 }
 
 // With a deadline on the drain's context, the grace fits inside it: the

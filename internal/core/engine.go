@@ -5,8 +5,6 @@ package core
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -18,28 +16,23 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// Errors a submission is refused with.
-var (
-	ErrClosed  = errors.New("scheduler is draining or drained")
-	ErrNilFunc = errors.New("task function is nil")
-	ErrFull    = errors.New("scheduler is at its limit of tasks in flight")
-)
-
 // Engine runs and tracks tasks. Create it with New.
 type Engine struct {
 	gate   *gate
 	pool   *pool
 	labels labelTable
-	slots  chan struct{} // with MaxInFlight: one per admitted task
+	limits limits
+	holds  holds
 
 	scope      scope // the stop context: Done of every task context
 	cancelStop context.CancelCauseFunc
 	shutOnce   sync.Once
 
-	drainOnce  sync.Once
-	drainErr   error
-	drainStart atomic.Int64               // clock reading when Drain began
-	gaveUp     atomic.Pointer[DrainStats] // set when Drain gave up
+	drainOnce   sync.Once
+	drainErr    error
+	drainStart  atomic.Int64               // clock reading when Drain began
+	gaveUp      atomic.Pointer[DrainStats] // set when Drain gave up
+	leftAtBound map[string]LabelLoss       // unfinished when it gave up; written before gaveUp
 
 	clock clock.Clock
 	log   *zap.Logger
@@ -57,10 +50,8 @@ func New(cfg Config) *Engine {
 	e.scope.stop, e.cancelStop = context.WithCancelCause(context.Background())
 	e.gate = newGate(e.now, func() { e.shut(context.Canceled) })
 	e.pool = newPool(e.execute, cfg.IdleTimeout)
-	e.labels.init(cfg.MaxLabels)
-	if cfg.MaxInFlight > 0 {
-		e.slots = make(chan struct{}, cfg.MaxInFlight)
-	}
+	e.labels.init(cfg.MaxLabels, cfg.LimitOf)
+	e.limits = newLimits(cfg, e.scope.stop.Done(), e.gate.draining, e.followsUp)
 	return e
 }
 
@@ -73,9 +64,10 @@ func (e *Engine) now() int64 { return int64(time.Since(e.epoch)) }
 // Config returns the engine's configuration, defaults filled in.
 func (e *Engine) Config() Config { return e.cfg }
 
-// Go starts fn under label, waiting for a slot when MaxInFlight is set and
-// every slot is taken; a refusal is logged at ERROR and returned. pc is where
-// it was submitted, or 0.
+// Go starts fn under label, waiting for a slot when the label's or the
+// engine's slots are all taken (see limits.go); a refusal is counted, logged
+// at most once per label per RejectLogInterval, and returned. pc is where it
+// was submitted, or 0.
 func (e *Engine) Go(ctx context.Context, label string, fn Func, pc uintptr) error {
 	return e.submit(ctx, label, fn, pc, true)
 }
@@ -92,72 +84,63 @@ func (e *Engine) submit(ctx context.Context, label string, fn Func, pc uintptr, 
 		ctx = context.Background()
 	}
 	label, c := e.labels.get(label)
-	c.submitted.Add(1)
-	err := e.admit(ctx, fn, wait)
+	err := e.admit(ctx, c, fn, wait)
+	c.submitted.Add(1) // once admission is decided: a waiting submitter is not pending
 	if err != nil {
 		c.rejected.Add(1)
 		if wait {
-			logx.Guard(func() { e.log.Error("async task rejected", zap.String("label", label), zap.Error(err)) })
+			e.logRejected(label, c, err)
 		}
 		return err
 	}
-	t := &task{parent: ctx, scope: &e.scope, fn: fn, label: label, stats: c, pc: pc}
-	t.start.Store(e.now())
-	e.pool.push(t)
+	e.push(ctx, label, c, fn, pc)
 	return nil
 }
 
-// admit takes a slot, if slots are bounded, then passes the gate.
-func (e *Engine) admit(ctx context.Context, fn Func, wait bool) error {
+// push queues a task that has passed the gate.
+func (e *Engine) push(ctx context.Context, label string, c *Counters, fn Func, pc uintptr) {
+	t := &task{parent: ctx, scope: &e.scope, fn: fn, label: label, stats: c, pc: pc}
+	t.start.Store(e.now())
+	e.pool.push(t)
+}
+
+// admit takes the label's slot and a global one, then passes the gate.
+func (e *Engine) admit(ctx context.Context, c *Counters, fn Func, wait bool) error {
 	if fn == nil {
 		return ErrNilFunc
 	}
-	if err := e.acquire(ctx, wait); err != nil {
+	if err := e.limits.acquire(c.slots, &c.waiting, ctx, wait); err != nil {
 		return err
 	}
 	if e.gate.enter() || (e.followsUp(ctx) && e.gate.enterFollowUp()) {
 		return nil
 	}
-	e.release()
+	e.limits.release(c.slots)
 	return ErrClosed
 }
 
 // followsUp reports whether ctx is, or derives from, the context of one of
-// this engine's tasks that has not finished: work it spawns during a drain is
-// waited for.
+// this engine's tasks (or holds) that has not finished: work it spawns during
+// a drain is waited for.
 func (e *Engine) followsUp(ctx context.Context) bool {
 	t := taskOf(ctx)
 	return t != nil && t.scope == &e.scope && t.start.Load() != finished
 }
 
-// acquire takes a slot. Waiting ends when a slot frees, ctx ends, or the
-// drain cancels running tasks.
-func (e *Engine) acquire(ctx context.Context, wait bool) error {
-	if e.slots == nil {
-		return nil
+// logRejected logs a label's refusals at most once per interval, with how
+// many there were (Go's and TryGo's) since its last line.
+func (e *Engine) logRejected(label string, c *Counters, err error) {
+	now := e.now()
+	last := c.lastRejectLog.Load()
+	if last != 0 && now-last < int64(e.cfg.RejectLogInterval) || !c.lastRejectLog.CompareAndSwap(last, max(now, 1)) {
+		return
 	}
-	select {
-	case e.slots <- struct{}{}:
-		return nil
-	default:
-	}
-	if !wait {
-		return ErrFull
-	}
-	select {
-	case e.slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("waiting for a slot: %w", context.Cause(ctx))
-	case <-e.scope.stop.Done():
-		return fmt.Errorf("waiting for a slot: %w", context.Cause(e.scope.stop))
-	}
-}
-
-func (e *Engine) release() {
-	if e.slots != nil {
-		<-e.slots
-	}
+	n := c.rejected.Load()
+	count := n - c.rejectLogged.Swap(n)
+	logx.Guard(func() {
+		e.log.Error("async task rejected", zap.String("label", label), zap.Error(err), zap.Int64("rejected", count),
+			zap.Duration("interval", e.cfg.RejectLogInterval))
+	})
 }
 
 // execute runs a task on a worker; the deferred end runs on Goexit too.
@@ -169,7 +152,9 @@ func (e *Engine) execute(t *task) {
 func (e *Engine) finish(t *task) {
 	end := e.now()
 	t.stats.durations.observe(time.Duration(end - t.start.Swap(finished)))
-	e.release()
+	if t.pc != unslotted {
+		e.limits.release(t.stats.slots)
+	}
 	e.gate.leave(end)
 }
 

@@ -60,11 +60,13 @@ type labelTable struct {
 	max      int
 	full     atomic.Bool
 	overflow *Counters
+	limitOf  func(label string) int
 }
 
-func (lt *labelTable) init(max int) {
+func (lt *labelTable) init(max int, limitOf func(string) int) {
 	lt.max = max
-	lt.overflow = new(Counters)
+	lt.limitOf = limitOf
+	lt.overflow = newCounters(limitOf(OverflowLabel))
 	lt.all = map[string]*Counters{OverflowLabel: lt.overflow}
 	lt.publish()
 }
@@ -95,7 +97,7 @@ func (lt *labelTable) miss(label string) (string, *Counters) {
 			lt.full.Store(true)
 			return label, lt.overflow
 		}
-		c = new(Counters)
+		c = newCounters(lt.limitOf(label))
 		lt.all[label] = c
 		lt.n++
 	}

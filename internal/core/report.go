@@ -23,6 +23,7 @@ type DrainError struct {
 	AtBound   []TaskInfo // tasks running at the bound, oldest first
 	Running   []TaskInfo // still running after the grace, oldest first
 	Queued    int        // admitted but not started after the grace
+	Lost      Losses     // per label, as the drain gave up
 }
 
 func (e *DrainError) Error() string {
@@ -40,6 +41,9 @@ func (e *DrainError) Error() string {
 	default:
 		b.WriteString("; all returned within the grace")
 	}
+	if n := e.Lost.Total(); n > 0 {
+		fmt.Fprintf(&b, "; lost %d: [%s]", n, e.Lost)
+	}
 	return b.String()
 }
 
@@ -51,6 +55,10 @@ type DrainStats struct {
 	Done      bool          // a drain has finished
 	Duration  time.Duration // from its start to the last task's end, or to giving up
 	Abandoned int           // tasks still pending when it returned
+	// Lost is what the stop lost, per label: what the drain left unfinished
+	// and everything refused since it began (read when LastDrain is called,
+	// so refusals after the drain count too).
+	Lost Losses
 }
 
 // byLabel summarises tasks per label, "label: count (oldest age)", in the
@@ -78,3 +86,48 @@ func byLabel(ts []TaskInfo) []string {
 	}
 	return out
 }
+
+// LabelLoss is what one label lost in a stop. For a holder's label (a
+// batcher's) Items counts what it accepted and did not store, and the task
+// counts are zero.
+type LabelLoss struct {
+	Label   string
+	Running int // cancelled at the bound and still running when the drain gave up
+	Queued  int // admitted and never started
+	Refused int // refused from the start of the drain on
+	Items   int // a holder's accepted items not stored
+}
+
+// Total is every loss of the label.
+func (l LabelLoss) Total() int { return l.Running + l.Queued + l.Refused + l.Items }
+
+func (l LabelLoss) String() string {
+	if l.Items > 0 {
+		return fmt.Sprintf("%s: %d item(s)", l.Label, l.Items)
+	}
+	return fmt.Sprintf("%s: %d (running %d, queued %d, refused %d)", l.Label, l.Total(), l.Running, l.Queued, l.Refused)
+}
+
+// Losses are a stop's losses, one entry per label that lost anything, sorted
+// by label.
+type Losses []LabelLoss
+
+// Total is the sum over labels.
+func (ls Losses) Total() int {
+	n := 0
+	for _, l := range ls {
+		n += l.Total()
+	}
+	return n
+}
+
+// Strings renders each label's loss for a log line.
+func (ls Losses) Strings() []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.String()
+	}
+	return out
+}
+
+func (ls Losses) String() string { return strings.Join(ls.Strings(), ", ") }

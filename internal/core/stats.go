@@ -4,17 +4,26 @@ package core
 
 import "sync/atomic"
 
-// Counters are one label's running totals. Each sits on its own cache lines.
+// Counters are one label's running totals, its slots and the state of its
+// rejection lines. Each sits on its own cache lines.
 type Counters struct {
 	submitted, rejected, succeeded, failed, panicked atomic.Int64
+	waiting                                          atomic.Int64 // submitters waiting for a slot
 	durations                                        histogram
+	slots                                            chan struct{} // bound on pending tasks; nil: none
+	lastRejectLog                                    atomic.Int64  // clock reading of the last line; 0: none yet
+	rejectLogged                                     atomic.Int64  // rejected, as of that line
+	refusedAtDrain                                   atomic.Int64  // rejected when the drain began
 	_                                                [64]byte
 }
+
+func newCounters(limit int) *Counters { return &Counters{slots: newSlots(limit)} }
 
 // LabelStats are the figures of one label, or of all labels together.
 type LabelStats struct {
 	Label     string // empty in Stats.Total
-	Submitted int64  // calls to Go and TryGo, refused ones included
+	Submitted int64  // calls to Go and TryGo whose admission is decided, refused ones included
+	Waiting   int64  // calls to Go waiting for a slot now: not yet submitted, not pending
 	Rejected  int64  // refused: nil fn, draining, full
 	Succeeded int64  // returned nil
 	Failed    int64  // returned an error, or called runtime.Goexit
@@ -29,7 +38,7 @@ type LabelStats struct {
 // snapshot reads outcomes before submissions, so Pending is never negative.
 func (c *Counters) snapshot(label string) LabelStats {
 	s := LabelStats{Label: label, Rejected: c.rejected.Load(), Succeeded: c.succeeded.Load(),
-		Failed: c.failed.Load(), Panicked: c.panicked.Load(), Durations: c.durations.snapshot()}
+		Failed: c.failed.Load(), Panicked: c.panicked.Load(), Waiting: c.waiting.Load(), Durations: c.durations.snapshot()}
 	s.Submitted = c.submitted.Load()
 	s.Pending = s.Submitted - s.Rejected - s.Succeeded - s.Failed - s.Panicked
 	s.InFlight = s.Pending
@@ -43,6 +52,7 @@ func (s *LabelStats) add(o LabelStats) {
 	s.Failed += o.Failed
 	s.Panicked += o.Panicked
 	s.Pending += o.Pending
+	s.Waiting += o.Waiting
 	s.InFlight += o.InFlight
 	s.Durations = s.Durations.add(o.Durations)
 }

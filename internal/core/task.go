@@ -35,6 +35,10 @@ type task struct {
 // finished is task.start once the task has ended.
 const finished = -1
 
+// unslotted is the pc of a task that holds no slot (a hold's): finish gives
+// none back. No code lives at address 1.
+const unslotted = 1
+
 // scope is what an engine's tasks share: the context the drain cancels.
 type scope struct{ stop context.Context }
 

@@ -1,0 +1,64 @@
+package fxasync
+
+// This file holds a Batcher's figures and the scheduler's list of batchers.
+
+// BatchSizeBounds are the upper bounds of BatcherStats.Sizes' buckets.
+var BatchSizeBounds = [...]int{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}
+
+func sizeBucket(n int) int {
+	i := 0
+	for i < len(BatchSizeBounds) && n > BatchSizeBounds[i] {
+		i++
+	}
+	return i
+}
+
+// BatcherStats are a Batcher's figures, in items unless said otherwise.
+type BatcherStats struct {
+	Label    string
+	Added    int64 // accepted
+	Rejected int64 // refused by Add or TryAdd: full, or closed by the drain
+	Flushed  int64 // written
+	Failed   int64 // in a batch whose write failed or panicked
+	Lost     int64 // in a batch that could not run: the drain had given up
+	Pending  int64 // accepted and not yet written
+	Batches  int64 // flushes, whatever their outcome
+	// Sizes counts batches by size: Sizes[i] batches held at most
+	// BatchSizeBounds[i] items and more than the bound before; the last
+	// count is the rest.
+	Sizes []int64
+}
+
+// Stats returns the batcher's figures now.
+func (b *Batcher[T]) Stats() BatcherStats {
+	s := BatcherStats{Label: b.label, Added: b.n.added.Load(), Rejected: b.n.rejected.Load(),
+		Flushed: b.n.flushed.Load(), Failed: b.n.failed.Load(), Lost: b.n.lost.Load(),
+		Pending: int64(len(b.room)), Batches: b.n.batches.Load(), Sizes: make([]int64, len(b.n.sizes))}
+	for i := range b.n.sizes {
+		s.Sizes[i] = b.n.sizes[i].Load()
+	}
+	return s
+}
+
+type statser interface{ Stats() BatcherStats }
+
+func (s *Scheduler) addBatcher(b statser) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batchers = append(s.batchers, b)
+}
+
+// Batchers returns the figures of every Batcher made with this scheduler.
+func (s *Scheduler) Batchers() []BatcherStats {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	bs := append([]statser(nil), s.batchers...)
+	s.mu.Unlock()
+	out := make([]BatcherStats, len(bs))
+	for i, b := range bs {
+		out[i] = b.Stats()
+	}
+	return out
+}

@@ -1,0 +1,54 @@
+package core
+
+// This file holds how the engine counts what a stop lost, per label.
+
+import "sort"
+
+// markDrainStart records each label's refusals so far: from here on they
+// count as lost.
+func (e *Engine) markDrainStart() {
+	e.labels.each(func(_ string, c *Counters) { c.refusedAtDrain.Store(c.rejected.Load()) })
+}
+
+// unfinished counts, per label, the tasks running and queued now.
+func (e *Engine) unfinished() map[string]LabelLoss {
+	running := map[string]int{}
+	e.pool.running(func(t *task) {
+		if t.start.Load() != finished {
+			running[t.label]++
+		}
+	})
+	out := map[string]LabelLoss{}
+	for _, l := range e.Stats().Labels {
+		if l.Pending > 0 {
+			r := running[l.Label]
+			out[l.Label] = LabelLoss{Running: r, Queued: max(int(l.Pending)-r, 0)}
+		}
+	}
+	return out
+}
+
+// losses combines what the drain left unfinished (nil when it ended at zero)
+// with the refusals since it began, and holders' own counts.
+func (e *Engine) losses(left map[string]LabelLoss) Losses {
+	type entry struct {
+		label string
+		c     *Counters
+	}
+	var labels []entry
+	e.labels.each(func(label string, c *Counters) { labels = append(labels, entry{label, c}) })
+	var out Losses
+	for _, x := range labels {
+		l := left[x.label]
+		l.Label = x.label
+		l.Refused = int(x.c.rejected.Load() - x.c.refusedAtDrain.Load())
+		if lost := e.holds.lossFunc(x.label); lost != nil {
+			l = LabelLoss{Label: x.label, Items: lost()}
+		}
+		if l.Total() > 0 {
+			out = append(out, l)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Label < out[j].Label })
+	return out
+}
