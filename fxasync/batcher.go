@@ -21,43 +21,57 @@ const (
 
 // BatcherConfig configures a Batcher. Zero fields take the defaults.
 type BatcherConfig struct {
-	MaxBatch   int           // items per flush; default 100
+	MaxBatch   int           // items per write; default 100
 	MaxDelay   time.Duration // longest an item waits for its batch to fill; default 100 ms
-	MaxPending int           // items accepted and not yet stored; default 10,000
+	MaxPending int           // items accepted and not yet written, at most; default 10,000
 	MaxWait    time.Duration // longest Add waits for room; default DefaultMaxWait; Unbounded: until ctx ends
+	// MaxBacklog bounds the backlog by time: no more items are accepted
+	// than the batcher writes in MaxBacklog at its measured rate, so that a
+	// stop can write everything accepted. Default: half the scheduler's
+	// drain timeout.
+	MaxBacklog time.Duration
 }
 
 // A Batcher collects items that callers hand over without waiting for them
-// to be stored (usage rows, trace events) and writes them in batches, each
-// batch one task of its scheduler under the batcher's label. It is safe for
-// concurrent use.
+// to be stored (usage rows, trace events) and writes them in batches, one
+// write at a time, each a task of its scheduler under the batcher's label.
+// It is safe for concurrent use.
 //
 // Contract:
-//   - Add returns at once while there is room; when MaxPending items are
-//     accepted and not yet stored, it waits up to MaxWait (or until ctx
-//     ends), then refuses with an error matching ErrFull. TryAdd never
-//     waits. Every refusal is counted; nothing refused was accepted.
-//   - A batch is flushed when it holds MaxBatch items or its first item has
-//     waited MaxDelay. A failed flush is logged once by the scheduler, with
-//     the label and the item count in its error, and each of its items is
-//     counted as failed.
-//   - When the scheduler's drain begins, the batcher flushes what it holds
-//     and refuses later items (ErrClosed); the drain waits for those flushes,
+//   - Add returns at once while there is room; otherwise it waits up to
+//     MaxWait (or until ctx ends), then refuses with an error matching
+//     ErrFull. TryAdd never waits. Every refusal is counted; nothing refused
+//     was accepted.
+//   - There is room while fewer items are pending (accepted, not yet
+//     written) than both MaxPending and what the batcher writes in
+//     MaxBacklog at the rate of its recent writes (before its first write:
+//     ten batches). A database that slows down shrinks the room, so a stop
+//     can still write everything accepted.
+//   - A batch is written when MaxBatch items wait or the first has waited
+//     MaxDelay, and the write before it is done. A failed write is logged
+//     once by the scheduler, with the label and the item count in its error;
+//     each of its items is counted as failed.
+//   - When the scheduler's drain begins, the batcher writes what it holds
+//     and refuses later items (ErrClosed); the drain waits for those writes,
 //     so everything accepted is written before the resources the scheduler
 //     drains before (DrainBefore) stop. The drain's report counts a
 //     batcher's losses in items.
 type Batcher[T any] struct {
-	e     *core.Engine
-	label string
-	write func(context.Context, []T) error
-	cfg   BatcherConfig
-	room  chan struct{} // one per item accepted and not yet stored
-	timer *time.Timer
+	e       *core.Engine
+	label   string
+	write   func(context.Context, []T) error
+	cfg     BatcherConfig
+	backlog time.Duration
+	timer   *time.Timer
 
-	mu     sync.Mutex
-	buf    []T
-	hold   *core.Hold // held while buf is not empty
-	closed bool
+	mu       sync.Mutex
+	buf      []T           // accepted, not yet handed to a write
+	writing  int           // items in the write in progress
+	hold     *core.Hold    // held while anything is pending
+	closed   bool          // the drain has begun
+	rate     float64       // items per second of recent writes; 0 before the first
+	freed    chan struct{} // closed and replaced when room frees
+	timerSet bool
 
 	n batcherCounts
 }
@@ -72,18 +86,18 @@ type batcherCounts struct {
 // labelled label. Create it before the scheduler starts draining (in a
 // constructor, with fx).
 func NewBatcher[T any](s *Scheduler, label string, write func(ctx context.Context, items []T) error, cfg BatcherConfig) *Batcher[T] {
-	cfg = cfg.withDefaults()
-	b := &Batcher[T]{e: s.engine(), label: core.CleanLabel(label), write: write, cfg: cfg,
-		room: make(chan struct{}, cfg.MaxPending)}
-	b.timer = time.AfterFunc(time.Hour, b.flushDue)
+	e := s.engine()
+	cfg = cfg.withDefaults(e.Config().DrainTimeout)
+	b := &Batcher[T]{e: e, label: core.CleanLabel(label), write: write, cfg: cfg, freed: make(chan struct{})}
+	b.timer = time.AfterFunc(time.Hour, b.delayPassed)
 	b.timer.Stop()
-	b.e.OnDrain(b.drainBegan)
-	b.e.CountLoss(b.label, b.lostInStop)
+	e.OnDrain(b.drainBegan)
+	e.CountLoss(b.label, b.lostInStop)
 	s.addBatcher(b)
 	return b
 }
 
-func (c BatcherConfig) withDefaults() BatcherConfig {
+func (c BatcherConfig) withDefaults(drainTimeout time.Duration) BatcherConfig {
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = DefaultMaxBatch
 	}
@@ -95,6 +109,9 @@ func (c BatcherConfig) withDefaults() BatcherConfig {
 	}
 	if c.MaxWait == 0 {
 		c.MaxWait = DefaultMaxWait
+	}
+	if c.MaxBacklog <= 0 {
+		c.MaxBacklog = drainTimeout / 2
 	}
 	return c
 }
@@ -112,58 +129,67 @@ func (b *Batcher[T]) Add(ctx context.Context, item T) error {
 func (b *Batcher[T]) TryAdd(item T) error { return b.add(context.Background(), item, false) }
 
 func (b *Batcher[T]) add(ctx context.Context, item T, wait bool) error {
-	if err := b.reserve(ctx, wait); err != nil {
-		b.n.rejected.Add(1)
-		return fmt.Errorf("fxasync: batcher %q: %w", b.label, err)
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.holdLocked(); err != nil {
-		<-b.room
+	if err := b.roomLocked(ctx, wait); err != nil {
 		b.n.rejected.Add(1)
 		return fmt.Errorf("fxasync: batcher %q: %w", b.label, err)
 	}
 	b.buf = append(b.buf, item)
 	b.n.added.Add(1)
-	if len(b.buf) >= b.cfg.MaxBatch {
-		b.flushLocked()
-	}
+	b.scheduleLocked()
 	return nil
 }
 
-// reserve takes room for one item.
-func (b *Batcher[T]) reserve(ctx context.Context, wait bool) error {
-	select {
-	case b.room <- struct{}{}:
-		return nil
-	default:
-	}
-	if !wait {
-		return ErrFull
-	}
+// roomLocked waits, unlocking while it does, until there is room and a
+// hold, or says why not.
+func (b *Batcher[T]) roomLocked(ctx context.Context, wait bool) error {
 	var timeout <-chan time.Time
-	if b.cfg.MaxWait > 0 {
-		t := time.NewTimer(b.cfg.MaxWait)
-		defer t.Stop()
-		timeout = t.C
-	}
-	select {
-	case b.room <- struct{}{}:
-		return nil
-	case <-timeout:
-		return fmt.Errorf("%w: no room within %v", ErrFull, b.cfg.MaxWait)
-	case <-ctx.Done():
-		return fmt.Errorf("%w: waiting for room: %w", ErrFull, context.Cause(ctx))
-	case <-b.e.Draining():
-		return ErrClosed
+	for {
+		if b.closed {
+			return ErrClosed
+		}
+		if b.pendingLocked() < b.limitLocked() {
+			return b.holdLocked()
+		}
+		if !wait {
+			return fmt.Errorf("%w: %d items pending", ErrFull, b.pendingLocked())
+		}
+		if timeout == nil && b.cfg.MaxWait > 0 {
+			t := time.NewTimer(b.cfg.MaxWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		freed := b.freed
+		b.mu.Unlock()
+		var err error
+		select {
+		case <-freed:
+		case <-timeout:
+			err = fmt.Errorf("%w: no room within %v", ErrFull, b.cfg.MaxWait)
+		case <-ctx.Done():
+			err = fmt.Errorf("%w: waiting for room: %w", ErrFull, context.Cause(ctx))
+		}
+		b.mu.Lock()
+		if err != nil {
+			return err
+		}
 	}
 }
 
-// holdLocked makes sure the buffer has a hold before it gets an item.
-func (b *Batcher[T]) holdLocked() error {
-	if b.closed {
-		return ErrClosed
+func (b *Batcher[T]) pendingLocked() int { return len(b.buf) + b.writing }
+
+// limitLocked is how many items may be pending: what the batcher writes in
+// MaxBacklog at its recent rate, within [MaxBatch, MaxPending].
+func (b *Batcher[T]) limitLocked() int {
+	if b.rate == 0 {
+		return min(b.cfg.MaxPending, 10*b.cfg.MaxBatch)
 	}
+	return max(b.cfg.MaxBatch, min(b.cfg.MaxPending, int(b.rate*b.cfg.MaxBacklog.Seconds())))
+}
+
+// holdLocked makes sure something pending has a hold.
+func (b *Batcher[T]) holdLocked() error {
 	if b.hold != nil {
 		return nil
 	}
@@ -172,65 +198,102 @@ func (b *Batcher[T]) holdLocked() error {
 		return err
 	}
 	b.hold = h
-	b.timer.Reset(b.cfg.MaxDelay)
 	return nil
 }
 
-// flushLocked hands the buffer to a task and lets the hold go.
-func (b *Batcher[T]) flushLocked() {
-	batch, hold := b.buf, b.hold
-	b.buf, b.hold = make([]T, 0, b.cfg.MaxBatch), nil
-	b.timer.Stop()
-	if err := hold.Go(func(ctx context.Context) error { return b.store(ctx, batch) }); err != nil {
-		b.settle(len(batch), &b.n.lost) // the drain gave up: nothing can run it
-	}
-	hold.Release()
-}
-
-// store writes one batch and settles its items.
-func (b *Batcher[T]) store(ctx context.Context, batch []T) error {
-	done := &b.n.failed
-	defer func() { b.settle(len(batch), done) }()
-	if err := b.write(ctx, batch); err != nil {
-		return fmt.Errorf("flush of %d item(s): %w", len(batch), err)
-	}
-	done = &b.n.flushed
-	return nil
-}
-
-// settle counts n items as done and gives their room back.
-func (b *Batcher[T]) settle(n int, done *atomic.Int64) {
-	done.Add(int64(n))
-	b.n.batches.Add(1)
-	b.n.sizes[sizeBucket(n)].Add(1)
-	for i := 0; i < n; i++ {
-		<-b.room
+// scheduleLocked starts a write when one is due, or arms the delay.
+func (b *Batcher[T]) scheduleLocked() {
+	switch {
+	case b.writing > 0 || len(b.buf) == 0:
+	case len(b.buf) >= b.cfg.MaxBatch || b.closed:
+		b.writeLocked()
+	case !b.timerSet:
+		b.timerSet = true
+		b.timer.Reset(b.cfg.MaxDelay)
 	}
 }
 
-func (b *Batcher[T]) flushDue() {
+func (b *Batcher[T]) delayPassed() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.buf) > 0 {
-		b.flushLocked()
+	b.timerSet = false
+	if b.writing == 0 && len(b.buf) > 0 {
+		b.writeLocked()
 	}
 }
 
-// drainBegan flushes what is held and refuses later items.
+// writeLocked hands up to MaxBatch items to a task of the hold.
+func (b *Batcher[T]) writeLocked() {
+	n := min(len(b.buf), b.cfg.MaxBatch)
+	batch := b.buf[:n:n]
+	b.buf = append(make([]T, 0, max(len(b.buf)-n, b.cfg.MaxBatch)), b.buf[n:]...)
+	b.writing = n
+	if err := b.hold.Go(func(ctx context.Context) error { return b.store(ctx, batch) }); err != nil {
+		b.settleLocked(batch, &b.n.lost, 0) // the drain gave up: nothing can run it
+	}
+}
+
+// store writes one batch and settles it.
+func (b *Batcher[T]) store(ctx context.Context, batch []T) error {
+	start := time.Now()
+	err := b.write(ctx, batch)
+	took := time.Since(start)
+	done := &b.n.flushed
+	if err != nil {
+		done, took = &b.n.failed, 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.settleLocked(batch, done, took)
+	if err != nil {
+		return fmt.Errorf("flush of %d item(s): %w", len(batch), err)
+	}
+	return nil
+}
+
+// settleLocked counts a batch as done, learns the rate from a write that
+// took took (0: not a measure), frees its room and schedules what is next;
+// with nothing pending, the hold goes.
+func (b *Batcher[T]) settleLocked(batch []T, done *atomic.Int64, took time.Duration) {
+	done.Add(int64(len(batch)))
+	b.n.batches.Add(1)
+	b.n.sizes[sizeBucket(len(batch))].Add(1)
+	if took > 0 {
+		r := float64(len(batch)) / took.Seconds()
+		if b.rate == 0 {
+			b.rate = r
+		} else {
+			b.rate = 0.7*b.rate + 0.3*r
+		}
+	}
+	b.writing = 0
+	close(b.freed)
+	b.freed = make(chan struct{})
+	b.scheduleLocked()
+	if b.pendingLocked() == 0 && b.hold != nil {
+		b.hold.Release()
+		b.hold = nil
+	}
+}
+
+// drainBegan writes what is held and refuses later items.
 func (b *Batcher[T]) drainBegan() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.closed = true
 	b.n.failedAtDrain.Store(b.n.failed.Load())
-	if len(b.buf) > 0 {
-		b.flushLocked()
-	}
 	b.timer.Stop()
+	close(b.freed) // waiters learn they are refused
+	b.freed = make(chan struct{})
+	b.scheduleLocked()
 }
 
 // lostInStop is what the stop lost of what this batcher accepted: items
-// whose flush failed since the drain began, could not be run, or has not
-// finished.
+// whose write failed since the drain began, could not be run, or is not
+// done.
 func (b *Batcher[T]) lostInStop() int {
-	return int(b.n.failed.Load()-b.n.failedAtDrain.Load()+b.n.lost.Load()) + len(b.room)
+	b.mu.Lock()
+	pending := b.pendingLocked()
+	b.mu.Unlock()
+	return int(b.n.failed.Load()-b.n.failedAtDrain.Load()+b.n.lost.Load()) + pending
 }

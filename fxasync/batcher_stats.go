@@ -16,13 +16,15 @@ func sizeBucket(n int) int {
 // BatcherStats are a Batcher's figures, in items unless said otherwise.
 type BatcherStats struct {
 	Label    string
-	Added    int64 // accepted
-	Rejected int64 // refused by Add or TryAdd: full, or closed by the drain
-	Flushed  int64 // written
-	Failed   int64 // in a batch whose write failed or panicked
-	Lost     int64 // in a batch that could not run: the drain had given up
-	Pending  int64 // accepted and not yet written
-	Batches  int64 // flushes, whatever their outcome
+	Added    int64   // accepted
+	Rejected int64   // refused by Add or TryAdd: full, or closed by the drain
+	Flushed  int64   // written
+	Failed   int64   // in a batch whose write failed or panicked
+	Lost     int64   // in a batch that could not run: the drain had given up
+	Pending  int64   // accepted and not yet written
+	Limit    int64   // how many may be pending now: MaxPending, or less at a slow write rate
+	Rate     float64 // items written per second, recently
+	Batches  int64   // flushes, whatever their outcome
 	// Sizes counts batches by size: Sizes[i] batches held at most
 	// BatchSizeBounds[i] items and more than the bound before; the last
 	// count is the rest.
@@ -31,9 +33,13 @@ type BatcherStats struct {
 
 // Stats returns the batcher's figures now.
 func (b *Batcher[T]) Stats() BatcherStats {
+	b.mu.Lock()
+	pending, limit, rate := b.pendingLocked(), b.limitLocked(), b.rate
+	b.mu.Unlock()
 	s := BatcherStats{Label: b.label, Added: b.n.added.Load(), Rejected: b.n.rejected.Load(),
 		Flushed: b.n.flushed.Load(), Failed: b.n.failed.Load(), Lost: b.n.lost.Load(),
-		Pending: int64(len(b.room)), Batches: b.n.batches.Load(), Sizes: make([]int64, len(b.n.sizes))}
+		Pending: int64(pending), Limit: int64(limit), Rate: rate, Batches: b.n.batches.Load(),
+		Sizes: make([]int64, len(b.n.sizes))}
 	for i := range b.n.sizes {
 		s.Sizes[i] = b.n.sizes[i].Load()
 	}

@@ -85,7 +85,33 @@ func TestBatcherBoundedRoom(t *testing.T) {
 	close(release)
 	require.NoError(t, s.Drain(context.Background()))
 	st := b.Stats()
-	assert.Equal(t, fxasync.BatcherStats{Label: "slow", Added: 4, Rejected: 2, Flushed: 4, Batches: 2, Sizes: st.Sizes}, st)
+	assert.Equal(t, [6]int64{4, 2, 4, 0, 0, 2}, [6]int64{st.Added, st.Rejected, st.Flushed, st.Failed, st.Pending, st.Batches},
+		"added, rejected, flushed, failed, pending, batches")
+	assert.Equal(t, int64(4), st.Limit, "MaxPending")
+}
+
+// A slow writer shrinks the room: no more is accepted than it writes in
+// MaxBacklog at its measured rate, so a stop can write everything accepted.
+func TestBatcherRoomFollowsTheWriteRate(t *testing.T) {
+	t.Parallel()
+	s, _ := newScheduler(t)
+	write := func(context.Context, []int) error { time.Sleep(10 * time.Millisecond); return nil } // ≤ 1,000 items/s
+	b := fxasync.NewBatcher(s, "slow", write, fxasync.BatcherConfig{MaxBatch: 10, MaxBacklog: 50 * time.Millisecond})
+	for i := 0; i < 10; i++ {
+		require.NoError(t, b.TryAdd(i))
+	}
+	waitUntil(t, func() bool { return b.Stats().Batches == 1 }) // the rate is measured
+	st := b.Stats()
+	assert.LessOrEqual(t, st.Rate, 1000.0)
+	assert.GreaterOrEqual(t, st.Limit, int64(10), "never below one batch")
+	assert.LessOrEqual(t, st.Limit, int64(50), "1,000 items/s × 50 ms")
+	accepted := 0
+	for b.TryAdd(accepted) == nil {
+		accepted++
+	}
+	assert.LessOrEqual(t, accepted, 50)
+	require.NoError(t, s.Drain(context.Background()))
+	assert.Equal(t, int64(10+accepted), b.Stats().Flushed)
 }
 
 // A failed flush is logged once, with the label and the item count, and
