@@ -7,8 +7,12 @@ import (
 	"github.com/fxtools/background/fxshutdown"
 )
 
-// maxCacheEntries bounds the cache; past it, entries are dropped at random.
-const maxCacheEntries = 10_000
+// The cache is bounded by entries and by bytes (prompt and answer); past
+// either bound, entries are dropped at random.
+const (
+	maxCacheEntries = 10_000
+	maxCacheBytes   = 32 << 20
+)
 
 // Cache keeps recent answers in process. It is a read-through cache in front
 // of the pool: built after the pool, it stops before it.
@@ -16,6 +20,7 @@ type Cache struct {
 	pool   *Pool
 	mu     sync.Mutex
 	data   map[string]string
+	bytes  int
 	closed bool
 }
 
@@ -46,13 +51,23 @@ func (c *Cache) Set(prompt, answer string) error {
 	if c.closed {
 		return errCacheClosed
 	}
-	if len(c.data) >= maxCacheEntries {
-		for k := range c.data {
-			delete(c.data, k)
+	size := len(prompt) + len(answer)
+	if size > maxCacheBytes/16 {
+		return nil // too large to be worth a place
+	}
+	if old, ok := c.data[prompt]; ok {
+		c.bytes -= len(prompt) + len(old)
+		delete(c.data, prompt)
+	}
+	for k, v := range c.data {
+		if len(c.data) < maxCacheEntries && c.bytes+size <= maxCacheBytes {
 			break
 		}
+		c.bytes -= len(k) + len(v)
+		delete(c.data, k)
 	}
 	c.data[prompt] = answer
+	c.bytes += size
 	return nil
 }
 
@@ -60,7 +75,7 @@ func (c *Cache) Set(prompt, answer string) error {
 func (c *Cache) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.closed, c.data = true, nil
+	c.closed, c.data, c.bytes = true, nil, 0
 }
 
 type cacheError string

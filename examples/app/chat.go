@@ -87,12 +87,12 @@ func (h *Handlers) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	id := fmt.Sprintf("chatcmpl-%d", h.seq.Add(1))
 	usage := Usage{RequestID: id, Model: req.Model, PromptTokens: tokens(prompt), CompletionTokens: tokens(answer)}
-	if !hit {
-		h.sched.Go(r.Context(), "cache-set", func(context.Context) error { return h.cache.Set(prompt, answer) })
+	if !hit { // best effort: a refused cache write is counted, not an error
+		_ = h.sched.TryGo(r.Context(), "cache-set", func(context.Context) error { return h.cache.Set(prompt, answer) })
 	}
 	usage.Latency = time.Since(start)
 	if err := h.logUsage(r.Context(), usage); err != nil {
-		writeError(w, http.StatusInternalServerError, "usage log: "+err.Error())
+		overloaded(w, "usage log: "+err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, chatResponse{
@@ -103,12 +103,15 @@ func (h *Handlers) chat(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// logUsage writes the usage row in the background, or, with -sync-log, in
-// the handler (the comparison the README's figures make).
+// logUsage hands the usage row to its batcher; the request is answered 200
+// only when the row was accepted. With -sync-log it is written in the
+// handler, with -no-usage not at all (the comparisons the README makes).
 func (h *Handlers) logUsage(ctx context.Context, u Usage) error {
-	if h.cfg.SyncLog {
+	switch {
+	case h.cfg.NoUsage:
+		return nil
+	case h.cfg.SyncLog:
 		return h.db.InsertUsage(ctx, u)
 	}
-	h.sched.Go(ctx, "log-usage", func(ctx context.Context) error { return h.db.InsertUsage(ctx, u) })
-	return nil
+	return h.w.Usage.Add(ctx, u)
 }

@@ -15,8 +15,16 @@ type Config struct {
 	DrainTimeout   time.Duration
 	LogDelay       time.Duration // added to every background write
 	SyncLog        bool          // log usage in the handler instead (for comparison)
+	NoUsage        bool          // log no usage at all (for comparison)
 	ReadinessDelay time.Duration
 	StuckAfter     time.Duration // /healthz fails when a task runs longer
+
+	BatchSize      int           // rows per transaction, at most
+	BatchDelay     time.Duration // longest a row waits for its batch
+	MaxPendingRows int           // rows accepted and not yet written, per batcher
+	MaxWait        time.Duration // longest a request waits for room before 503
+	MaxEvents      int           // events per trace stream request
+	MaxConns       int           // open connections
 }
 
 func parseFlags(args []string) (Config, error) {
@@ -27,14 +35,21 @@ func parseFlags(args []string) (Config, error) {
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 5*time.Second, "bound on draining background tasks at stop")
 	fs.DurationVar(&c.LogDelay, "log-delay", 0, "latency added to each background write, e.g. 300ms")
 	fs.BoolVar(&c.SyncLog, "sync-log", false, "log usage synchronously in the handler (to compare)")
+	fs.BoolVar(&c.NoUsage, "no-usage", false, "log no usage at all (to compare)")
 	fs.DurationVar(&c.ReadinessDelay, "readiness-delay", 0, "time between not-ready and the stop, e.g. 5s")
 	fs.DurationVar(&c.StuckAfter, "stuck-after", time.Minute, "/healthz fails when a background task runs longer")
+	fs.IntVar(&c.BatchSize, "batch-size", 200, "rows per transaction, at most")
+	fs.DurationVar(&c.BatchDelay, "batch-delay", 20*time.Millisecond, "longest a row waits for its batch to fill")
+	fs.IntVar(&c.MaxPendingRows, "max-pending-rows", 20_000, "rows accepted and not yet written, per batcher")
+	fs.DurationVar(&c.MaxWait, "max-wait", 100*time.Millisecond, "longest a request waits for room before it is answered 503")
+	fs.IntVar(&c.MaxEvents, "max-events", 20_000, "events per trace stream request")
+	fs.IntVar(&c.MaxConns, "max-conns", 1024, "open connections; more wait in the listen backlog")
 	err := fs.Parse(args)
 	return c, err
 }
 
 func (c Config) asyncConfig() fxasync.Config {
-	return fxasync.Config{DrainTimeout: c.DrainTimeout, CallSites: true}
+	return fxasync.Config{DrainTimeout: c.DrainTimeout, CallSites: true, MaxWait: c.MaxWait}
 }
 
 func (c Config) shutdownConfig() fxshutdown.Config {

@@ -10,8 +10,8 @@ import (
 	_ "modernc.org/sqlite" // pure-Go SQLite driver: no cgo, no server
 )
 
-// DB is the service's SQLite database. Writes sleep Config.LogDelay first,
-// to make a slow database visible.
+// DB is the service's SQLite database. Writes hold the connection for
+// Config.LogDelay first, to make a slow database visible.
 type DB struct {
 	db    *sql.DB
 	delay time.Duration
@@ -68,45 +68,58 @@ type Usage struct {
 	Latency                        time.Duration
 }
 
-// InsertUsage writes one usage row.
+// InsertUsage writes one usage row (with -sync-log, in the handler).
 func (d *DB) InsertUsage(ctx context.Context, u Usage) error {
-	if err := d.wait(ctx); err != nil {
-		return err
-	}
-	_, err := d.db.ExecContext(ctx,
-		`INSERT INTO model_usage (request_id, model, prompt_tokens, completion_tokens, latency_ms, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		u.RequestID, u.Model, u.PromptTokens, u.CompletionTokens, float64(u.Latency.Microseconds())/1000, now())
-	return err
+	return d.InsertUsageBatch(ctx, []Usage{u})
 }
 
-// InsertSpans writes a batch of spans in one transaction.
-func (d *DB) InsertSpans(ctx context.Context, spans []Span) error {
-	if err := d.wait(ctx); err != nil {
-		return err
-	}
+// InsertUsageBatch writes usage rows in one transaction.
+func (d *DB) InsertUsageBatch(ctx context.Context, us []Usage) error {
+	return d.inTx(ctx, `INSERT INTO model_usage (request_id, model, prompt_tokens, completion_tokens, latency_ms, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		len(us), func(i int) []any {
+			u := us[i]
+			return []any{u.RequestID, u.Model, u.PromptTokens, u.CompletionTokens, float64(u.Latency.Microseconds()) / 1000, now()}
+		})
+}
+
+// inTx runs one prepared insert n times in one transaction. The configured
+// delay is spent inside the transaction, holding the one connection, as a
+// slow database would: writes queue behind it.
+func (d *DB) inTx(ctx context.Context, query string, n int, args func(i int) []any) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
-	for _, s := range spans {
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO spans (trace_id, span_id, name, start_time, end_time, attributes) VALUES (?, ?, ?, ?, ?, ?)`,
-			s.TraceID, s.SpanID, s.Name, s.StartTime, s.EndTime, string(s.Attributes)); err != nil {
+	if err := d.wait(ctx); err != nil {
+		return err
+	}
+	stmt, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for i := 0; i < n; i++ {
+		if _, err := stmt.ExecContext(ctx, args(i)...); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
 }
 
-// InsertEvent writes one trace stream event.
-func (d *DB) InsertEvent(ctx context.Context, typ string, payload []byte) error {
-	if err := d.wait(ctx); err != nil {
-		return err
-	}
-	_, err := d.db.ExecContext(ctx, `INSERT INTO stream_events (type, payload, created_at) VALUES (?, ?, ?)`,
-		typ, string(payload), now())
-	return err
+// InsertSpans writes a batch of spans in one transaction.
+func (d *DB) InsertSpans(ctx context.Context, spans []Span) error {
+	return d.inTx(ctx, `INSERT INTO spans (trace_id, span_id, name, start_time, end_time, attributes) VALUES (?, ?, ?, ?, ?, ?)`,
+		len(spans), func(i int) []any {
+			s := spans[i]
+			return []any{s.TraceID, s.SpanID, s.Name, s.StartTime, s.EndTime, string(s.Attributes)}
+		})
+}
+
+// InsertEvents writes trace stream events in one transaction.
+func (d *DB) InsertEvents(ctx context.Context, evs []streamEvent) error {
+	return d.inTx(ctx, `INSERT INTO stream_events (type, payload, created_at) VALUES (?, ?, ?)`,
+		len(evs), func(i int) []any { return []any{evs[i].Type, string(evs[i].raw), now()} })
 }
 
 // Count returns the number of rows in table, one of the service's tables.

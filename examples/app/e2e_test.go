@@ -156,7 +156,8 @@ func TestE2ESIGTERMLosesNoUsage(t *testing.T) {
 }
 
 // With a drain timeout shorter than the writes, the stop still completes in
-// time, the warning names the stuck label, and the exit is clean.
+// time, the warning names the stuck label, the summary states how many rows
+// were lost — exactly the rows missing — and the exit code says so.
 func TestE2EDrainTimeoutShorterThanWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the service")
@@ -167,12 +168,16 @@ func TestE2EDrainTimeoutShorterThanWrites(t *testing.T) {
 	require.Equal(t, 20, chat(t, p.addr, 20))
 	code, took := p.stop(t)
 	log := p.logs()
-	require.Equal(t, 0, code, log)
+	require.Equal(t, 3, code, "ExitLost; log:\n%s", log)
 	assert.Less(t, took, 10*time.Second, "the stop did not wait for the 20 s writes")
 	warn := lineWith(log, `"msg":"async tasks did not drain in time"`)
 	require.NotEmpty(t, warn, log)
-	assert.Contains(t, warn, `"running_at_bound":["log-usage: 20 (oldest `)
-	assert.Contains(t, log, `"msg":"shutdown finished"`)
+	assert.Contains(t, warn, `"running_at_bound":["usage-rows: `)
+	missing := 20 - countRows(t, dbPath, "model_usage")
+	assert.Equal(t, 20, missing, "every write waited 20 s")
+	summary := lineWith(log, `"msg":"shutdown finished"`)
+	assert.Contains(t, summary, fmt.Sprintf(`"lost":%d`, missing))
+	assert.Contains(t, summary, fmt.Sprintf(`async-tasks: lost %d (fxasync: lost %d: [usage-rows: %d item(s)])`, missing, missing, missing))
 }
 
 func lineWith(log, s string) string {

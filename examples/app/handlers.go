@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sort"
 	"sync/atomic"
+	"time"
 
 	"github.com/fxtools/background/fxasync"
 	"github.com/fxtools/background/fxshutdown"
@@ -19,6 +21,7 @@ const maxBody = 1 << 20
 // Handlers serves the HTTP API.
 type Handlers struct {
 	sched *fxasync.Scheduler
+	w     *Writers
 	db    *DB
 	cache *Cache
 	ready *fxshutdown.Readiness
@@ -29,9 +32,9 @@ type Handlers struct {
 }
 
 // NewHandlers builds the handlers.
-func NewHandlers(s *fxasync.Scheduler, db *DB, c *Cache, r *fxshutdown.Readiness, g prometheus.Gatherer,
+func NewHandlers(s *fxasync.Scheduler, w *Writers, db *DB, c *Cache, r *fxshutdown.Readiness, g prometheus.Gatherer,
 	cfg Config, log *zap.Logger) *Handlers {
-	return &Handlers{sched: s, db: db, cache: c, ready: r, prom: g, cfg: cfg, log: log}
+	return &Handlers{sched: s, w: w, db: db, cache: c, ready: r, prom: g, cfg: cfg, log: log}
 }
 
 // Routes returns the service's routes.
@@ -43,13 +46,55 @@ func (h *Handlers) Routes() http.Handler {
 	mux.Handle("GET /healthz", fxasync.HealthHandler(h.sched, h.cfg.StuckAfter))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.prom, promhttp.HandlerOpts{}))
 	mux.Handle("GET /readyz", h.ready.Handler())
+	mux.Handle("GET /livez", fxshutdown.LivenessHandler())
 	mux.HandleFunc("GET /debug/tasks", h.debugTasks)
 	return mux
 }
 
+// debugLabels and debugOldest cap /debug/tasks: its size and cost follow the
+// labels, not the tasks.
+const (
+	debugLabels = 100
+	debugOldest = 3
+)
+
+// labelTasks is one label in /debug/tasks.
+type labelTasks struct {
+	Label   string   `json:"label"`
+	Pending int64    `json:"pending"`
+	Waiting int64    `json:"waiting"`
+	Running int      `json:"running"`
+	Oldest  []string `json:"oldest"` // ages of the oldest running tasks, with their call sites
+}
+
+// debugTasks answers per label: pending, waiting, running and the oldest few,
+// at most debugLabels labels, the ones with the most pending first. Its cost
+// is bounded by the scheduler's bound on pending tasks.
 func (h *Handlers) debugTasks(w http.ResponseWriter, _ *http.Request) {
+	st := h.sched.Stats()
+	byLabel := map[string]*labelTasks{}
+	for _, l := range st.Labels {
+		byLabel[l.Label] = &labelTasks{Label: l.Label, Pending: l.Pending, Waiting: l.Waiting}
+	}
+	for _, t := range h.sched.Running() { // oldest first
+		lt := byLabel[t.Label]
+		if lt == nil {
+			lt = &labelTasks{Label: t.Label}
+			byLabel[t.Label] = lt
+		}
+		lt.Running++
+		if len(lt.Oldest) < debugOldest {
+			lt.Oldest = append(lt.Oldest, t.Age.Round(time.Millisecond).String()+" "+t.Caller)
+		}
+	}
+	labels := make([]*labelTasks, 0, len(byLabel))
+	for _, lt := range byLabel {
+		labels = append(labels, lt)
+	}
+	sort.Slice(labels, func(i, j int) bool { return labels[i].Pending > labels[j].Pending })
 	writeJSON(w, http.StatusOK, map[string]any{
-		"pending": h.sched.Pending(), "running": h.sched.Running(), "stats": h.sched.Stats(),
+		"pending": h.sched.Pending(), "total": st.Total, "labels": labels[:min(len(labels), debugLabels)],
+		"batchers": h.sched.Batchers(), "last_drain": h.sched.LastDrain(),
 	})
 }
 
@@ -62,13 +107,24 @@ type apiError struct {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, newAPIError(status, msg))
+}
+
+func newAPIError(status int, msg string) apiError {
 	var e apiError
 	e.Error.Message = msg
 	e.Error.Type = "invalid_request_error"
 	if status >= 500 {
 		e.Error.Type = "server_error"
 	}
-	writeJSON(w, status, e)
+	return e
+}
+
+// overloaded answers 503 with Retry-After: the request was refused because
+// background work it needs could not be accepted.
+func overloaded(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusServiceUnavailable, msg)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

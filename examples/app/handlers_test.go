@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -22,20 +23,21 @@ import (
 type testService struct {
 	h     http.Handler
 	sched *fxasync.Scheduler
+	w     *Writers
 	db    *DB
 	logs  *observer.ObservedLogs
 	app   *fxtest.App
 }
 
-func newTestService(t *testing.T) *testService {
+func newTestService(t *testing.T, flags ...string) *testService {
 	t.Helper()
-	cfg, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "test.db")})
+	cfg, err := parseFlags(append([]string{"-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "test.db")}, flags...))
 	require.NoError(t, err)
 	obs, logs := observer.New(zap.InfoLevel)
 	s := &testService{logs: logs}
 	var h *Handlers
 	opts := append(options(cfg), fx.Decorate(func(*zap.Logger) *zap.Logger { return zap.New(obs) }),
-		fx.Populate(&h, &s.sched, &s.db))
+		fx.Populate(&h, &s.sched, &s.db, &s.w))
 	s.app = fxtest.New(t, opts...)
 	s.app.RequireStart()
 	t.Cleanup(s.app.RequireStop)
@@ -78,7 +80,56 @@ func TestChatAnswersAndLogsUsageInBackground(t *testing.T) {
 	for _, l := range s.sched.Stats().Labels {
 		labels[l.Label] = l.Succeeded
 	}
-	assert.Equal(t, map[string]int64{"log-usage": 2, "cache-set": 1}, labels)
+	assert.Equal(t, int64(1), labels["cache-set"])
+	assert.Contains(t, labels, "usage-rows", "rows are written by the usage batcher's tasks")
+	assert.Equal(t, int64(2), s.w.Usage.Stats().Flushed)
+}
+
+// When the usage batcher has no room, a chat request is answered 503 with
+// Retry-After, and every request answered 200 has its row.
+func TestChatOverloadedAnswers503(t *testing.T) {
+	s := newTestService(t, "-max-pending-rows", "2", "-batch-size", "1", "-log-delay", "200ms", "-max-wait", "1ms")
+	codes := map[int]int{}
+	for i := 0; i < 6; i++ {
+		body := fmt.Sprintf(`{"model":"m1","messages":[{"role":"user","content":"overload %d"}]}`, i)
+		rec := s.do(t, http.MethodPost, "/v1/chat/completions", body)
+		codes[rec.Code]++
+		if rec.Code == http.StatusServiceUnavailable {
+			assert.Equal(t, "1", rec.Header().Get("Retry-After"))
+			var e apiError
+			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &e))
+			assert.Equal(t, "server_error", e.Error.Type)
+			assert.Contains(t, e.Error.Message, "usage log: ")
+		}
+	}
+	assert.Equal(t, 2, codes[http.StatusOK], "room for two rows")
+	assert.Equal(t, 4, codes[http.StatusServiceUnavailable])
+	assert.Equal(t, codes[http.StatusOK], s.rows(t, "model_usage"))
+}
+
+// A stream larger than the events' room is answered 503, and "accepted"
+// counts exactly the events that are stored.
+func TestStreamFullAnswersAccepted(t *testing.T) {
+	s := newTestService(t, "-max-pending-rows", "5", "-log-delay", "100ms", "-max-wait", "1ms")
+	var body strings.Builder
+	for i := 0; i < 12; i++ {
+		fmt.Fprintf(&body, "{\"type\":\"span_start\",\"i\":%d}\n", i)
+	}
+	rec := s.do(t, http.MethodPost, "/v1/traces/stream", body.String())
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
+	var ans streamAnswer
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &ans))
+	assert.Equal(t, 5, ans.Accepted)
+	assert.Equal(t, "1", rec.Header().Get("Retry-After"))
+	assert.Equal(t, 5, s.rows(t, "stream_events"))
+}
+
+func TestStreamEventsBound(t *testing.T) {
+	s := newTestService(t, "-max-events", "3")
+	rec := s.do(t, http.MethodPost, "/v1/traces/stream", strings.Repeat("{\"type\":\"a\"}\n", 4))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
+	assert.Contains(t, rec.Body.String(), "at most 3 events")
+	assert.Equal(t, 0, s.rows(t, "stream_events"))
 }
 
 func TestTracesBatchAndStream(t *testing.T) {
@@ -99,7 +150,7 @@ func TestTracesBatchAndStream(t *testing.T) {
 	for _, l := range s.sched.Stats().Labels {
 		labels = append(labels, l.Label)
 	}
-	assert.Equal(t, []string{"tracing-ingest", "tracing-stream-span_end", "tracing-stream-span_start"}, labels)
+	assert.Equal(t, []string{"stream-events", "tracing-ingest"}, labels)
 }
 
 func TestHealthReadyAndDebug(t *testing.T) {
@@ -111,9 +162,12 @@ func TestHealthReadyAndDebug(t *testing.T) {
 	assert.Equal(t, http.StatusOK, rec.Code)
 	assert.Contains(t, rec.Body.String(), "fxasync_drain_abandoned_tasks 0")
 	assert.Equal(t, http.StatusOK, s.do(t, http.MethodGet, "/readyz", "").Code)
+	assert.Equal(t, http.StatusOK, s.do(t, http.MethodGet, "/livez", "").Code)
 	rec = s.do(t, http.MethodGet, "/debug/tasks", "")
 	assert.Equal(t, http.StatusOK, rec.Code)
-	assert.Contains(t, rec.Body.String(), `"stats"`)
+	for _, key := range []string{`"labels"`, `"batchers"`, `"last_drain"`, `"usage-rows"`} {
+		assert.Contains(t, rec.Body.String(), key)
+	}
 }
 
 // Bad input: a clear 4xx JSON error, no task started, nothing logged as a

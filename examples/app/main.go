@@ -46,7 +46,7 @@ func options(cfg Config) []fx.Option {
 		fxasync.DrainBefore[*DB](),
 		fxasync.DrainBefore[*Pool](),
 		fxasync.DrainBefore[*Cache](),
-		fx.Provide(OpenDB, NewPool, NewCache, NewHandlers, NewServer),
+		fx.Provide(OpenDB, NewPool, NewCache, NewWriters, NewHandlers, NewServer),
 		fx.Invoke(func(*Server) {}),
 	}
 }

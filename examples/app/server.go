@@ -1,21 +1,36 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/fxtools/background/fxasync"
 	"github.com/fxtools/background/fxshutdown"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
+	"golang.org/x/net/netutil"
+)
+
+// Server limits: a slow or idle client cannot hold a connection, a header,
+// or a file descriptor for long.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second // the whole request, body included
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 30 * time.Second
+	maxHeaderBytes    = 64 << 10
 )
 
 // Server is the HTTP server.
 type Server struct {
-	srv *http.Server
-	ln  net.Listener
+	srv    *http.Server
+	ln     net.Listener
+	active atomic.Int64 // connections open now
+	log    *zap.Logger
 }
 
 // NewServer takes the scheduler, so it is built after it: its "http-server"
@@ -23,27 +38,60 @@ type Server struct {
 // has begun. It listens on start, so /healthz answers as soon as the service
 // takes requests.
 func NewServer(lc fx.Lifecycle, sd *fxshutdown.Shutdown, _ *fxasync.Scheduler, h *Handlers, cfg Config, log *zap.Logger) *Server {
-	s := &Server{srv: &http.Server{
+	s := &Server{log: log, srv: &http.Server{
 		Handler:           h.Routes(),
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}}
+	s.srv.ConnState = s.track
 	lc.Append(fx.StartHook(func() error {
 		ln, err := net.Listen("tcp", cfg.Addr)
 		if err != nil {
 			return err
 		}
-		s.ln = ln
-		log.Info("listening", zap.String("addr", ln.Addr().String()))
+		s.ln = netutil.LimitListener(ln, cfg.MaxConns)
+		log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Int("max_conns", cfg.MaxConns))
 		go func() {
-			if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
 				log.Error("http server failed", zap.Error(err))
 			}
 		}()
 		return nil
 	}))
-	sd.Add("http-server", s.srv.Shutdown) // stops listening, waits for in-flight requests
+	sd.Add("http-server", s.shutdown)
 	return s
+}
+
+func (s *Server) track(_ net.Conn, state http.ConnState) {
+	switch state {
+	case http.StateNew:
+		s.active.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		s.active.Add(-1)
+	}
+}
+
+// shutdown stops listening and waits for in-flight requests until shortly
+// before the step's bound; then it closes the connections left (slow bodies,
+// stalled clients), says how many, and lets the stop go on in time.
+func (s *Server) shutdown(ctx context.Context) error {
+	graceful := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		graceful, cancel = context.WithDeadline(ctx, deadline.Add(-time.Until(deadline)/5))
+		defer cancel()
+	}
+	if err := s.srv.Shutdown(graceful); err == nil {
+		return nil
+	}
+	left := s.active.Load()
+	err := s.srv.Close()
+	s.log.Warn("closed connections still open at the http-server step's bound", zap.Int64("connections", left))
+	return err
 }
 
 // Addr is the address the server listens on, once started.

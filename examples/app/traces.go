@@ -52,7 +52,11 @@ func (h *Handlers) traces(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.sched.Go(r.Context(), "tracing-ingest", func(ctx context.Context) error { return h.db.InsertSpans(ctx, b.Spans) })
+	err := h.sched.TryGo(r.Context(), "tracing-ingest", func(ctx context.Context) error { return h.db.InsertSpans(ctx, b.Spans) })
+	if err != nil {
+		overloaded(w, "trace ingestion: "+err.Error())
+		return
+	}
 	writeJSON(w, http.StatusAccepted, map[string]int{"accepted": len(b.Spans)})
 }
 
@@ -61,27 +65,38 @@ type streamEvent struct {
 	raw  json.RawMessage // the whole line
 }
 
-// eventType keeps labels (and so the scheduler's per-label figures) sane.
+// eventType keeps event types sane.
 var eventType = regexp.MustCompile(`^[a-z0-9_.-]{1,40}$`)
 
-// traceStream reads NDJSON events and hands each to a tracing-stream-<type>
-// task. The whole body is checked first: a bad line starts no task.
+// streamAnswer is the body of a trace stream's answer: accepted counts the
+// events that will be stored.
+type streamAnswer struct {
+	Accepted int `json:"accepted"`
+	apiError
+}
+
+// traceStream reads NDJSON events and hands them to the stream-events
+// batcher. The whole body is checked first: a bad line stores nothing. When
+// the batcher is full the answer is 503 with Retry-After, and "accepted"
+// says how many of the events, in order, will still be stored.
 func (h *Handlers) traceStream(w http.ResponseWriter, r *http.Request) {
-	events, msg, status := readEvents(w, r)
+	events, msg, status := readEvents(w, r, h.cfg.MaxEvents)
 	if msg != "" {
 		writeError(w, status, msg)
 		return
 	}
-	for _, ev := range events {
-		ev := ev
-		h.sched.Go(r.Context(), "tracing-stream-"+ev.Type, func(ctx context.Context) error {
-			return h.db.InsertEvent(ctx, ev.Type, ev.raw)
-		})
+	for i, ev := range events {
+		if err := h.w.Events.Add(r.Context(), ev); err != nil {
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusServiceUnavailable,
+				streamAnswer{Accepted: i, apiError: newAPIError(http.StatusServiceUnavailable, "trace stream: "+err.Error())})
+			return
+		}
 	}
 	writeJSON(w, http.StatusAccepted, map[string]int{"accepted": len(events)})
 }
 
-func readEvents(w http.ResponseWriter, r *http.Request) ([]streamEvent, string, int) {
+func readEvents(w http.ResponseWriter, r *http.Request, maxEvents int) ([]streamEvent, string, int) {
 	sc := bufio.NewScanner(http.MaxBytesReader(w, r.Body, maxBody))
 	sc.Buffer(make([]byte, 64<<10), maxBody)
 	var events []streamEvent
@@ -96,6 +111,9 @@ func readEvents(w http.ResponseWriter, r *http.Request) ([]streamEvent, string, 
 		}
 		if !eventType.MatchString(ev.Type) {
 			return nil, fmt.Sprintf("line %d: type must match %s", line, eventType), http.StatusBadRequest
+		}
+		if len(events) == maxEvents {
+			return nil, fmt.Sprintf("a stream holds at most %d events", maxEvents), http.StatusRequestEntityTooLarge
 		}
 		ev.raw = append(json.RawMessage(nil), raw...)
 		events = append(events, ev)
