@@ -103,7 +103,7 @@ func (s *Scheduler) TryGo(ctx context.Context, label string, fn func(ctx context
 // callSite is the program counter of the user's call to Go or TryGo, when
 // call sites are recorded.
 func callSite(e *core.Engine) uintptr {
-	if !e.Config().CallSites {
+	if !e.CallSites() {
 		return 0
 	}
 	var pc [1]uintptr

@@ -64,6 +64,9 @@ func (e *Engine) now() int64 { return int64(time.Since(e.epoch)) }
 // Config returns the engine's configuration, defaults filled in.
 func (e *Engine) Config() Config { return e.cfg }
 
+// CallSites reports whether submissions record where they were made.
+func (e *Engine) CallSites() bool { return e.cfg.CallSites }
+
 // Go starts fn under label, waiting for a slot when the label's or the
 // engine's slots are all taken (see limits.go); a refusal is counted, logged
 // at most once per label per RejectLogInterval, and returned. pc is where it
