@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/fxtools/background/fxshutdown"
@@ -75,17 +76,38 @@ func (d *DB) InsertUsage(ctx context.Context, u Usage) error {
 
 // InsertUsageBatch writes usage rows in one transaction.
 func (d *DB) InsertUsageBatch(ctx context.Context, us []Usage) error {
-	return d.inTx(ctx, `INSERT INTO model_usage (request_id, model, prompt_tokens, completion_tokens, latency_ms, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		len(us), func(i int) []any {
+	return d.insert(ctx, "model_usage", []string{"request_id", "model", "prompt_tokens", "completion_tokens", "latency_ms", "created_at"},
+		len(us), func(i int, args []any) []any {
 			u := us[i]
-			return []any{u.RequestID, u.Model, u.PromptTokens, u.CompletionTokens, float64(u.Latency.Microseconds()) / 1000, now()}
+			return append(args, u.RequestID, u.Model, u.PromptTokens, u.CompletionTokens, float64(u.Latency.Microseconds())/1000, now())
 		})
 }
 
-// inTx runs one prepared insert n times in one transaction. The configured
-// delay is spent inside the transaction, holding the one connection, as a
-// slow database would: writes queue behind it.
-func (d *DB) inTx(ctx context.Context, query string, n int, args func(i int) []any) error {
+// InsertSpans writes a batch of spans in one transaction.
+func (d *DB) InsertSpans(ctx context.Context, spans []Span) error {
+	return d.insert(ctx, "spans", []string{"trace_id", "span_id", "name", "start_time", "end_time", "attributes"},
+		len(spans), func(i int, args []any) []any {
+			s := spans[i]
+			return append(args, s.TraceID, s.SpanID, s.Name, s.StartTime, s.EndTime, string(s.Attributes))
+		})
+}
+
+// InsertEvents writes trace stream events in one transaction.
+func (d *DB) InsertEvents(ctx context.Context, evs []streamEvent) error {
+	return d.insert(ctx, "stream_events", []string{"type", "payload", "created_at"},
+		len(evs), func(i int, args []any) []any { return append(args, evs[i].Type, string(evs[i].raw), now()) })
+}
+
+// rowsPerStatement keeps a multi-row INSERT under SQLite's limit of 32,766
+// bound values.
+const rowsPerStatement = 500
+
+// insert writes n rows into table in one transaction, many rows per
+// statement: a statement's overhead dominates a small row's cost. The
+// configured delay is spent inside the transaction, holding the one
+// connection, as a slow database would: writes queue behind it. table and
+// cols are the service's own names, never input.
+func (d *DB) insert(ctx context.Context, table string, cols []string, n int, row func(i int, args []any) []any) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -94,32 +116,31 @@ func (d *DB) inTx(ctx context.Context, query string, n int, args func(i int) []a
 	if err := d.wait(ctx); err != nil {
 		return err
 	}
-	stmt, err := tx.PrepareContext(ctx, query)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for i := 0; i < n; i++ {
-		if _, err := stmt.ExecContext(ctx, args(i)...); err != nil {
+	for at := 0; at < n; at += rowsPerStatement {
+		k := min(rowsPerStatement, n-at)
+		args := make([]any, 0, k*len(cols))
+		for i := at; i < at+k; i++ {
+			args = row(i, args)
+		}
+		if _, err := tx.ExecContext(ctx, insertSQL(table, cols, k), args...); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
 }
 
-// InsertSpans writes a batch of spans in one transaction.
-func (d *DB) InsertSpans(ctx context.Context, spans []Span) error {
-	return d.inTx(ctx, `INSERT INTO spans (trace_id, span_id, name, start_time, end_time, attributes) VALUES (?, ?, ?, ?, ?, ?)`,
-		len(spans), func(i int) []any {
-			s := spans[i]
-			return []any{s.TraceID, s.SpanID, s.Name, s.StartTime, s.EndTime, string(s.Attributes)}
-		})
-}
-
-// InsertEvents writes trace stream events in one transaction.
-func (d *DB) InsertEvents(ctx context.Context, evs []streamEvent) error {
-	return d.inTx(ctx, `INSERT INTO stream_events (type, payload, created_at) VALUES (?, ?, ?)`,
-		len(evs), func(i int) []any { return []any{evs[i].Type, string(evs[i].raw), now()} })
+// insertSQL is "INSERT INTO table (cols) VALUES (?, …), …" for k rows.
+func insertSQL(table string, cols []string, k int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", table, strings.Join(cols, ", "))
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	for i := 0; i < k; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(tuple)
+	}
+	return b.String()
 }
 
 // Count returns the number of rows in table, one of the service's tables.

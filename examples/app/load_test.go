@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"sort"
@@ -16,46 +17,57 @@ import (
 )
 
 // BenchmarkChatLoad loads POST /v1/chat/completions over loopback HTTP with
-// 16 concurrent clients, usage logged through fxasync (mode=async) or in the
-// handler (mode=sync), with a database delay of 0 and 5 ms per write. It
-// reports the p50 and p99 latency and the throughput seen by the clients.
+// 16 or 128 keep-alive clients and usage logged through the batcher
+// (mode=batch, the default), not at all (mode=none, -no-usage) or in the
+// handler (mode=sync, -sync-log), with a database that takes 0 or 5 ms per
+// write. It reports the p50 and p99 latency and the throughput seen by the
+// clients, and for mode=batch the rows written per transaction.
 //
-//	go test -run '^$' -bench ChatLoad -benchtime 3000x ./examples/app   (from examples/app: .)
+//	go test -run '^$' -bench ChatLoad -benchtime 20000x -count 5 .   (in examples/app)
 func BenchmarkChatLoad(b *testing.B) {
 	for _, delay := range []string{"0s", "5ms"} {
-		for _, mode := range []string{"async", "sync"} {
-			b.Run(fmt.Sprintf("delay=%s/mode=%s", delay, mode), func(b *testing.B) {
-				addr := startInProcess(b, delay, mode == "sync")
-				lat, took := load(b, addr, b.N, 16)
-				b.ReportMetric(percentile(lat, 50), "p50-ms")
-				b.ReportMetric(percentile(lat, 99), "p99-ms")
-				b.ReportMetric(float64(b.N)/took.Seconds(), "req/s")
-			})
+		for _, clients := range []int{16, 128} {
+			for _, mode := range []string{"none", "batch", "sync"} {
+				b.Run(fmt.Sprintf("delay=%s/clients=%d/mode=%s", delay, clients, mode), func(b *testing.B) {
+					addr, w := startInProcess(b, delay, mode)
+					lat, took := load(b, addr, b.N, clients)
+					b.ReportMetric(percentile(lat, 50), "p50-ms")
+					b.ReportMetric(percentile(lat, 99), "p99-ms")
+					b.ReportMetric(float64(b.N)/took.Seconds(), "req/s")
+					if st := w.Usage.Stats(); mode == "batch" && st.Batches > 0 {
+						b.ReportMetric(float64(st.Flushed)/float64(st.Batches), "rows/txn")
+					}
+				})
+			}
 		}
 	}
 }
 
-func startInProcess(b *testing.B, delay string, syncLog bool) string {
+func startInProcess(b *testing.B, delay, mode string) (string, *Writers) {
 	args := []string{"-addr", "127.0.0.1:0", "-db", filepath.Join(b.TempDir(), "load.db"), "-log-delay", delay}
-	if syncLog {
+	switch mode {
+	case "sync":
 		args = append(args, "-sync-log")
+	case "none":
+		args = append(args, "-no-usage")
 	}
 	cfg, err := parseFlags(args)
 	if err != nil {
 		b.Fatal(err)
 	}
 	var srv *Server
+	var w *Writers
 	app := fxtest.New(b, append(options(cfg), fx.Decorate(func(*zap.Logger) *zap.Logger { return zap.NewNop() }),
-		fx.Populate(&srv))...)
+		fx.Populate(&srv, &w))...)
 	app.RequireStart()
 	b.Cleanup(app.RequireStop)
-	return srv.Addr()
+	return srv.Addr(), w
 }
 
 // load sends n requests from c clients and returns each request's latency in
 // milliseconds and the wall time of the whole load.
 func load(b *testing.B, addr string, n, c int) ([]float64, time.Duration) {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c}}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c, MaxConnsPerHost: c}}
 	defer client.CloseIdleConnections()
 	lat := make([]float64, n)
 	var next sync.Mutex
@@ -82,8 +94,9 @@ func load(b *testing.B, addr string, n, c int) ([]float64, time.Duration) {
 					b.Error(err)
 					return
 				}
+				_, _ = io.Copy(io.Discard, resp.Body) // read to the end, so the connection is kept alive
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
+				if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusServiceUnavailable {
 					b.Errorf("status %d", resp.StatusCode)
 				}
 				lat[k] = float64(time.Since(t0).Microseconds()) / 1000

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/fxtools/background/fxasync"
@@ -27,10 +27,12 @@ const (
 
 // Server is the HTTP server.
 type Server struct {
-	srv    *http.Server
-	ln     net.Listener
-	active atomic.Int64 // connections open now
-	log    *zap.Logger
+	srv *http.Server
+	ln  net.Listener
+	log *zap.Logger
+
+	mu    sync.Mutex
+	conns map[net.Conn]http.ConnState // open connections and their state
 }
 
 // NewServer takes the scheduler, so it is built after it: its "http-server"
@@ -38,7 +40,7 @@ type Server struct {
 // has begun. It listens on start, so /healthz answers as soon as the service
 // takes requests.
 func NewServer(lc fx.Lifecycle, sd *fxshutdown.Shutdown, _ *fxasync.Scheduler, h *Handlers, cfg Config, log *zap.Logger) *Server {
-	s := &Server{log: log, srv: &http.Server{
+	s := &Server{log: log, conns: map[net.Conn]http.ConnState{}, srv: &http.Server{
 		Handler:           h.Routes(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
@@ -66,18 +68,26 @@ func NewServer(lc fx.Lifecycle, sd *fxshutdown.Shutdown, _ *fxasync.Scheduler, h
 	return s
 }
 
-func (s *Server) track(_ net.Conn, state http.ConnState) {
+func (s *Server) track(c net.Conn, state http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	switch state {
-	case http.StateNew:
-		s.active.Add(1)
 	case http.StateClosed, http.StateHijacked:
-		s.active.Add(-1)
+		delete(s.conns, c)
+	default:
+		s.conns[c] = state
 	}
 }
 
 // shutdown stops listening and waits for in-flight requests until shortly
 // before the step's bound; then it closes the connections left (slow bodies,
 // stalled clients), says how many, and lets the stop go on in time.
+//
+// Connections that have not sent a request yet are closed at once: Go's
+// Shutdown waits up to 5 s for them, and HTTP clients leave such
+// connections behind (dialled while a request waited, then not needed), so a
+// stop would wait for requests that never come. The listener is closed and
+// readiness is down by now: nothing should still be sending.
 func (s *Server) shutdown(ctx context.Context) error {
 	graceful := ctx
 	if deadline, ok := ctx.Deadline(); ok {
@@ -85,13 +95,34 @@ func (s *Server) shutdown(ctx context.Context) error {
 		graceful, cancel = context.WithDeadline(ctx, deadline.Add(-time.Until(deadline)/5))
 		defer cancel()
 	}
-	if err := s.srv.Shutdown(graceful); err == nil {
+	done := make(chan error, 1)
+	go func() { done <- s.srv.Shutdown(graceful) }()
+	if n := s.closeUnused(); n > 0 {
+		s.log.Info("closed connections that had sent no request", zap.Int("connections", n))
+	}
+	if err := <-done; err == nil {
 		return nil
 	}
-	left := s.active.Load()
+	s.mu.Lock()
+	left := len(s.conns)
+	s.mu.Unlock()
 	err := s.srv.Close()
-	s.log.Warn("closed connections still open at the http-server step's bound", zap.Int64("connections", left))
+	s.log.Warn("closed connections still open at the http-server step's bound", zap.Int("connections", left))
 	return err
+}
+
+// closeUnused closes the connections still waiting for their first request.
+func (s *Server) closeUnused() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for c, state := range s.conns {
+		if state == http.StateNew {
+			_ = c.Close()
+			n++
+		}
+	}
+	return n
 }
 
 // Addr is the address the server listens on, once started.
