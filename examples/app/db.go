@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fxtools/background/fxshutdown"
@@ -16,6 +17,7 @@ import (
 type DB struct {
 	db    *sql.DB
 	delay time.Duration
+	stmts sync.Map // insertSQL → *sql.Stmt, for the sizes that recur
 }
 
 const schema = `
@@ -57,7 +59,7 @@ func OpenDB(cfg Config, sd *fxshutdown.Shutdown) (*DB, error) {
 		return nil, fmt.Errorf("create schema in %s: %w", cfg.DBPath, err)
 	}
 	d := &DB{db: db, delay: cfg.LogDelay}
-	sd.Add("database", func(context.Context) error { return db.Close() })
+	sd.Add("database", func(context.Context) error { d.closeStmts(); return db.Close() })
 	return d, nil
 }
 
@@ -74,12 +76,14 @@ func (d *DB) InsertUsage(ctx context.Context, u Usage) error {
 	return d.InsertUsageBatch(ctx, []Usage{u})
 }
 
-// InsertUsageBatch writes usage rows in one transaction.
+// InsertUsageBatch writes usage rows in one transaction; they share its
+// created_at.
 func (d *DB) InsertUsageBatch(ctx context.Context, us []Usage) error {
+	at := now()
 	return d.insert(ctx, "model_usage", []string{"request_id", "model", "prompt_tokens", "completion_tokens", "latency_ms", "created_at"},
 		len(us), func(i int, args []any) []any {
 			u := us[i]
-			return append(args, u.RequestID, u.Model, u.PromptTokens, u.CompletionTokens, float64(u.Latency.Microseconds())/1000, now())
+			return append(args, u.RequestID, u.Model, u.PromptTokens, u.CompletionTokens, float64(u.Latency.Microseconds())/1000, at)
 		})
 }
 
@@ -92,10 +96,12 @@ func (d *DB) InsertSpans(ctx context.Context, spans []Span) error {
 		})
 }
 
-// InsertEvents writes trace stream events in one transaction.
+// InsertEvents writes trace stream events in one transaction; they share
+// its created_at.
 func (d *DB) InsertEvents(ctx context.Context, evs []streamEvent) error {
+	at := now()
 	return d.insert(ctx, "stream_events", []string{"type", "payload", "created_at"},
-		len(evs), func(i int, args []any) []any { return append(args, evs[i].Type, string(evs[i].raw), now()) })
+		len(evs), func(i int, args []any) []any { return append(args, evs[i].Type, string(evs[i].raw), at) })
 }
 
 // rowsPerStatement keeps a multi-row INSERT under SQLite's limit of 32,766
@@ -108,6 +114,8 @@ const rowsPerStatement = 500
 // connection, as a slow database would: writes queue behind it. table and
 // cols are the service's own names, never input.
 func (d *DB) insert(ctx context.Context, table string, cols []string, n int, row func(i int, args []any) []any) error {
+	first := min(n, rowsPerStatement)
+	kept := d.stmt(ctx, insertSQL(table, cols, first), first%50 == 0) // before the transaction: one connection
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -122,11 +130,39 @@ func (d *DB) insert(ctx context.Context, table string, cols []string, n int, row
 		for i := at; i < at+k; i++ {
 			args = row(i, args)
 		}
-		if _, err := tx.ExecContext(ctx, insertSQL(table, cols, k), args...); err != nil {
+		if k == first && kept != nil {
+			_, err = tx.StmtContext(ctx, kept).ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, insertSQL(table, cols, k), args...)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
+}
+
+// stmt returns the kept prepared statement for query, preparing and keeping
+// it when keep is true (a size that recurs: full batches). Call it outside
+// a transaction: preparing needs the one connection.
+func (d *DB) stmt(ctx context.Context, query string, keep bool) *sql.Stmt {
+	if s, ok := d.stmts.Load(query); ok || !keep {
+		st, _ := s.(*sql.Stmt)
+		return st
+	}
+	s, err := d.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil // ExecContext prepares it in the transaction instead
+	}
+	if old, loaded := d.stmts.LoadOrStore(query, s); loaded {
+		_ = s.Close()
+		return old.(*sql.Stmt)
+	}
+	return s
+}
+
+func (d *DB) closeStmts() {
+	d.stmts.Range(func(_, v any) bool { _ = v.(*sql.Stmt).Close(); return true })
 }
 
 // insertSQL is "INSERT INTO table (cols) VALUES (?, …), …" for k rows.
