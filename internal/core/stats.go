@@ -10,14 +10,14 @@ type Counters struct {
 	submitted, rejected, succeeded, failed, panicked atomic.Int64
 	waiting                                          atomic.Int64 // submitters waiting for a slot
 	durations                                        histogram
-	slots                                            chan struct{} // bound on pending tasks; nil: none
-	lastRejectLog                                    atomic.Int64  // clock reading of the last line; 0: none yet
-	rejectLogged                                     atomic.Int64  // rejected, as of that line
-	refusedAtDrain                                   atomic.Int64  // rejected when the drain began
+	slots                                            *sema        // bound on pending tasks; nil: none
+	lastRejectLog                                    atomic.Int64 // clock reading of the last line; 0: none yet
+	rejectLogged                                     atomic.Int64 // rejected, as of that line
+	refusedAtDrain                                   atomic.Int64 // rejected when the drain began
 	_                                                [64]byte
 }
 
-func newCounters(limit int) *Counters { return &Counters{slots: newSlots(limit)} }
+func newCounters(limit int) *Counters { return &Counters{slots: newSema(limit)} }
 
 // LabelStats are the figures of one label, or of all labels together.
 type LabelStats struct {
