@@ -27,7 +27,9 @@ var waiters = []struct {
 		return waiter{func(fn func()) { wg.Add(1); go func() { defer wg.Done(); fn() }() }, wg.Wait}
 	}},
 	{"impl=fxasync", func() waiter {
-		s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+		// Unbounded: BenchmarkPendingMemory holds 100,000 tasks pending, ten
+		// times the default bound.
+		s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithMaxInFlight(fxasync.Unbounded))
 		return waiter{func(fn func()) {
 			s.Go(context.Background(), "wake", func(context.Context) error { fn(); return nil })
 		}, func() { _ = s.Drain(context.Background()) }}

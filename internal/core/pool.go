@@ -35,7 +35,7 @@ type pool struct {
 	wake    chan struct{}
 	quit    chan struct{} // closed when the engine has drained: idle workers exit
 	mu      sync.Mutex    // q's consumer side and the worker list
-	workers map[*worker]struct{}
+	workers *worker       // head of the intrusive list of live workers
 	run     func(*task)
 	idle    time.Duration
 }
@@ -45,13 +45,13 @@ type pool struct {
 const spinRounds = 4
 
 type worker struct {
-	cur  atomic.Pointer[task] // the task it runs, for Running
-	idle *time.Timer
+	cur        atomic.Pointer[task] // the task it runs, for Running
+	idle       *time.Timer
+	prev, next *worker // in pool.workers, under pool.mu: a list costs no allocation per worker
 }
 
 func newPool(run func(*task), idle time.Duration) *pool {
-	p := &pool{wake: make(chan struct{}, 1), quit: make(chan struct{}), workers: map[*worker]struct{}{},
-		run: run, idle: idle}
+	p := &pool{wake: make(chan struct{}, 1), quit: make(chan struct{}), run: run, idle: idle}
 	p.q.init()
 	return p
 }
@@ -79,7 +79,11 @@ func (p *pool) signal() {
 func (p *pool) work() {
 	w := &worker{}
 	p.mu.Lock()
-	p.workers[w] = struct{}{}
+	w.next = p.workers
+	if w.next != nil {
+		w.next.prev = w
+	}
+	p.workers = w
 	p.mu.Unlock()
 	defer p.retire(w) // also when a task calls runtime.Goexit
 	for t := p.next(w); t != nil; t = p.next(w) {
@@ -95,7 +99,14 @@ func (p *pool) retire(w *worker) {
 		w.idle.Stop()
 	}
 	p.mu.Lock()
-	delete(p.workers, w)
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else {
+		p.workers = w.next
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	}
 	p.mu.Unlock()
 }
 
@@ -183,7 +194,7 @@ func (p *pool) close() { close(p.quit) }
 func (p *pool) running(f func(*task)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for w := range p.workers {
+	for w := p.workers; w != nil; w = w.next {
 		if t := w.cur.Load(); t != nil {
 			f(t)
 		}

@@ -106,7 +106,11 @@ func TestIdleWorkersExitAndRestart(t *testing.T) {
 func (e *Engine) workerCount() int {
 	e.pool.mu.Lock()
 	defer e.pool.mu.Unlock()
-	return len(e.pool.workers)
+	n := 0
+	for w := e.pool.workers; w != nil; w = w.next {
+		n++
+	}
+	return n
 }
 
 func TestQueueFIFOAndEmpty(t *testing.T) {
