@@ -3,7 +3,9 @@
 MODULES := . $(patsubst %/go.mod,%,$(wildcard */go.mod */*/go.mod))
 GOTEST_FLAGS ?= -race -count=1
 
-.PHONY: test vet fmt-check
+BENCH_MODULES := benchmarks examples/app
+
+.PHONY: test vet fmt-check bench-smoke
 
 # The one test command: README.md gives it and .ci/run calls it.
 test:
@@ -14,3 +16,7 @@ vet:
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Every benchmark compiled and run once, so none rots (figures: benchmarks/run.sh).
+bench-smoke:
+	@set -e; for m in $(BENCH_MODULES); do echo "== go test -bench . -benchtime 1x $$m"; (cd $$m && go test -run '^$$' -bench . -benchtime 1x ./... >/dev/null && echo ok); done
