@@ -84,6 +84,15 @@ func runOrdering(t *testing.T, ctor any, opts ...fx.Option) error {
 	return <-h.wrote
 }
 
+// cacheThatRecordsStop provides a *Cache whose stop hook sets *stopped,
+// drained before (DrainBefore) when the test says so.
+func cacheThatRecordsStop(stopped *bool) fx.Option {
+	return fx.Provide(func(lc fx.Lifecycle) *Cache {
+		lc.Append(fx.StopHook(func() { *stopped = true }))
+		return &Cache{}
+	})
+}
+
 func TestOrderingTrapWithoutDrainBefore(t *testing.T) {
 	err := runOrdering(t, NewHandlerSchedulerFirst)
 	assert.ErrorIs(t, err, errCacheClosed, "the cache stopped before the drain")
@@ -111,10 +120,7 @@ func TestModuleTimedOutDrainLetsLaterHooksRun(t *testing.T) {
 		fx.Supply(zap.New(obs), fxasync.Config{DrainTimeout: 10 * time.Millisecond, Grace: time.Millisecond}),
 		fxasync.Module,
 		fxasync.DrainBefore[*Cache](),
-		fx.Provide(func(lc fx.Lifecycle) *Cache {
-			lc.Append(fx.StopHook(func() { cacheStopped = true }))
-			return &Cache{}
-		}),
+		cacheThatRecordsStop(&cacheStopped),
 		fx.Invoke(func(s *fxasync.Scheduler) {
 			s.Go(context.Background(), "stuck", func(context.Context) error { <-stuck; return nil })
 		}),
@@ -139,10 +145,7 @@ func TestModuleDrainLeavesStopBudget(t *testing.T) {
 		fx.Supply(zap.NewNop()),
 		fxasync.Module,
 		fxasync.DrainBefore[*Cache](),
-		fx.Provide(func(lc fx.Lifecycle) *Cache {
-			lc.Append(fx.StopHook(func() { cacheStopped = true }))
-			return &Cache{}
-		}),
+		cacheThatRecordsStop(&cacheStopped),
 		fx.Populate(&s),
 	)
 	app.RequireStart()
@@ -179,10 +182,7 @@ func TestModuleGraceFitsInsideStopBudget(t *testing.T) {
 		fx.Supply(zap.NewNop()),
 		fxasync.Module,
 		fxasync.DrainBefore[*Cache](),
-		fx.Provide(func(lc fx.Lifecycle) *Cache {
-			lc.Append(fx.StopHook(func() { cacheStopped = true }))
-			return &Cache{}
-		}),
+		cacheThatRecordsStop(&cacheStopped),
 		fx.Invoke(func(s *fxasync.Scheduler) {
 			s.Go(context.Background(), "ignores-ctx", func(context.Context) error { <-stuck; return nil })
 		}),
