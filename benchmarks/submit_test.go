@@ -40,6 +40,9 @@ var runners = []struct {
 	}},
 	{"impl=tracker", newTracker},
 	{"impl=fxasync", func() runner { return newFxasync() }},
+	// The same with no bound: a serial submitter that outruns the workers
+	// reaches the default bound and waits (backpressure); this shows its cost.
+	{"impl=fxasync-unbounded", func() runner { return newFxasync(fxasync.WithMaxInFlight(fxasync.Unbounded)) }},
 	{"impl=fxasync-callsites", func() runner { return newFxasync(fxasync.WithCallSites()) }},
 	{"impl=fxasync-pprof", func() runner { return newFxasync(fxasync.WithPprofLabels()) }},
 	{"impl=fxasync-prom", newFxasyncProm},

@@ -112,13 +112,13 @@ func (e *Engine) admit(ctx context.Context, c *Counters, fn Func, wait bool) err
 	if fn == nil {
 		return ErrNilFunc
 	}
-	if err := e.limits.acquire(c.slots, &c.waiting, ctx, wait); err != nil {
+	if err := e.limits.acquire(&c.slots, &c.waiting, ctx, wait); err != nil {
 		return err
 	}
 	if e.gate.enter() || (e.followsUp(ctx) && e.gate.enterFollowUp()) {
 		return nil
 	}
-	e.limits.release(c.slots)
+	e.limits.release(&c.slots)
 	return ErrClosed
 }
 
@@ -156,7 +156,7 @@ func (e *Engine) finish(t *task) {
 	end := e.now()
 	t.stats.durations.observe(time.Duration(end - t.start.Swap(finished)))
 	if t.pc != unslotted {
-		e.limits.release(t.stats.slots)
+		e.limits.release(&t.stats.slots)
 	}
 	e.gate.leave(end)
 }

@@ -17,8 +17,8 @@ import (
 // sees the slot or the giver sees the waiter and wakes one. A waiter that
 // was woken but leaves without a slot (timeout, ctx) passes the wake on.
 type sema struct {
-	taken   atomic.Int64
-	limit   int64
+	taken   atomic.Int64 // first: it shares a cache line with what precedes it
+	limit   int64        // 0: unbounded
 	waiting atomic.Int64
 	mu      sync.Mutex
 	queue   []chan struct{} // sleeping waiters, oldest first; each closed at most once
@@ -31,11 +31,14 @@ func newSema(limit int) *sema {
 	return &sema{limit: int64(limit)}
 }
 
+// bounded reports whether s bounds anything: not nil, with a limit.
+func (s *sema) bounded() bool { return s != nil && s.limit > 0 }
+
 // tryTake takes a slot if one is free. A nil sema is unbounded. A
 // compare-and-swap, not an add and an undo: a failed take never counts, so it
 // neither refuses another taker spuriously nor has a wake-up to make.
 func (s *sema) tryTake() bool {
-	if s == nil {
+	if !s.bounded() {
 		return true
 	}
 	for {
@@ -51,7 +54,7 @@ func (s *sema) tryTake() bool {
 
 // give returns a slot and wakes one waiter, if any.
 func (s *sema) give() {
-	if s == nil {
+	if !s.bounded() {
 		return
 	}
 	s.taken.Add(-1)

@@ -5,19 +5,25 @@ package core
 import "sync/atomic"
 
 // Counters are one label's running totals, its slots and the state of its
-// rejection lines. Each sits on its own cache lines.
+// rejection lines. The counters that both submitters and workers write, and
+// the slots' count, share the first cache line: one line moves between cores
+// per task, not two.
 type Counters struct {
 	submitted, rejected, succeeded, failed, panicked atomic.Int64
 	waiting                                          atomic.Int64 // submitters waiting for a slot
+	slots                                            sema         // bound on pending tasks; limit 0: none
 	durations                                        histogram
-	slots                                            *sema        // bound on pending tasks; nil: none
 	lastRejectLog                                    atomic.Int64 // clock reading of the last line; 0: none yet
 	rejectLogged                                     atomic.Int64 // rejected, as of that line
 	refusedAtDrain                                   atomic.Int64 // rejected when the drain began
 	_                                                [64]byte
 }
 
-func newCounters(limit int) *Counters { return &Counters{slots: newSema(limit)} }
+func newCounters(limit int) *Counters {
+	c := &Counters{}
+	c.slots.limit = int64(max(limit, 0))
+	return c
+}
 
 // LabelStats are the figures of one label, or of all labels together.
 type LabelStats struct {
