@@ -18,8 +18,12 @@
 //
 // # Contract
 //
-//   - Go returns at once; fn runs on another goroutine. The caller never waits,
-//     unless [WithMaxInFlight] is set and every slot is taken.
+//   - Go returns at once; fn runs on another goroutine. The caller waits only
+//     when the scheduler is full: it is bounded by default (10,000 pending
+//     tasks, half of them at most for one label, see [WithMaxInFlight] and
+//     [WithLabelLimit]); Go then waits up to [WithMaxWait] (1 s) and refuses.
+//     Refusals are counted and logged once per label per second. A follow-up
+//     from a running task never waits.
 //   - fn's context keeps the values of the caller's context (trace IDs, loggers)
 //     but not its cancellation: the request ending does not cancel its
 //     background work. The scheduler cancels it at the drain bound.
@@ -42,6 +46,11 @@
 //     not the process.
 //   - Pending counts tasks admitted and not finished; Running lists the ones
 //     on a worker now. Stats uses the same words.
+//   - For items written in batches (usage rows, events), use a [Batcher]: its
+//     room is bounded by what it can write before a stop, and the drain
+//     writes everything it accepted.
+//   - What a stop lost is a number per label ([DrainStats].Lost); with
+//     fxshutdown the summary says "async-tasks: lost N" and Run exits 3.
 //   - A submission refused because of a drain is logged at ERROR by Go, and
 //     returned as an error that matches [ErrClosed] by TryGo. It is counted as
 //     rejected. A submission that races with Drain is either run and waited for,

@@ -109,3 +109,42 @@ func ExampleConfig() {
 	// true
 	// true
 }
+
+// A Batcher writes items in batches, as tasks of the scheduler; the drain
+// writes everything it accepted.
+func ExampleNewBatcher() {
+	sched := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+	var written [][]string
+	writeRows := func(_ context.Context, rows []string) error { // one transaction per batch
+		written = append(written, rows)
+		return nil
+	}
+	usage := fxasync.NewBatcher(sched, "usage-rows", writeRows, fxasync.BatcherConfig{MaxBatch: 2, MaxDelay: time.Hour})
+	for _, id := range []string{"req-1", "req-2", "req-3"} {
+		if err := usage.Add(context.Background(), id); err != nil {
+			fmt.Println("refused:", err) // answer 503: the row was not accepted
+		}
+	}
+	_ = sched.Drain(context.Background()) // writes req-3 too, before the database closes
+	fmt.Println(written)
+	fmt.Println(errors.Is(usage.TryAdd("late"), fxasync.ErrClosed))
+	// Output:
+	// [[req-1 req-2] [req-3]]
+	// true
+}
+
+// WithLabelLimit gives one label its own bound: a flood on it cannot take
+// the slots of the others.
+func ExampleWithLabelLimit() {
+	sched := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithLabelLimit("tracing-stream", 1))
+	release := make(chan struct{})
+	sched.Go(context.Background(), "tracing-stream", func(context.Context) error { <-release; return nil })
+	err := sched.TryGo(context.Background(), "tracing-stream", func(context.Context) error { return nil })
+	fmt.Println("second tracing-stream task:", errors.Is(err, fxasync.ErrFull))
+	fmt.Println("log-usage task:", sched.TryGo(context.Background(), "log-usage", func(context.Context) error { return nil }))
+	close(release)
+	_ = sched.Drain(context.Background())
+	// Output:
+	// second tracing-stream task: true
+	// log-usage task: <nil>
+}

@@ -31,8 +31,9 @@ var (
 	// ErrClosed is returned by TryGo, wrapped, when the scheduler is draining or
 	// has drained and the submission does not come from one of its tasks.
 	ErrClosed = core.ErrClosed
-	// ErrFull is returned by TryGo when WithMaxInFlight is set and every slot
-	// is taken.
+	// ErrFull is returned, wrapped, by TryGo (at once) and Go (after its
+	// wait) when every slot of the task's label or of the scheduler is taken,
+	// and by a Batcher with no room.
 	ErrFull = core.ErrFull
 	// ErrNilFunc is returned by TryGo when fn is nil.
 	ErrNilFunc = core.ErrNilFunc
