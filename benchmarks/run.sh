@@ -16,7 +16,9 @@ mkdir -p results
 out=results/$(date -u +%Y%m%dT%H%M%SZ).txt
 {
   go test -run '^$' -bench "$BENCH" -benchtime "$BENCHTIME" -count "$COUNT" -cpu "$CPU" \
-    -skip 'DrainWakeup|PendingMemory' .
+    -skip 'DrainWakeup|PendingMemory|StartLatency|CPUPerTask' .
+  go test -run '^$' -bench "$BENCH" -benchtime 2000x -count "$COUNT" -cpu "$CPU" \
+    -skip 'BenchmarkGo|DrainWakeup|PendingMemory' . | grep -E 'StartLatency|CPUPerTask' || true
   go test -run '^$' -bench "$BENCH" -benchtime 3000x -count "$COUNT" -cpu "$CPU" \
     -skip 'BenchmarkGo|PendingMemory' . | grep DrainWakeup || true
   go test -run '^$' -bench "$BENCH" -benchtime 1x -count 3 -cpu "$CPU" -skip 'BenchmarkGo|DrainWakeup' . \
