@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fxtools/background/fxasync"
+	"github.com/fxtools/background/fxshutdown"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// Every ```go block of README.md is found, word for word, in a file of this
+// program: if a snippet stops compiling, so does this package, and if README
+// drifts from the code, this test says which block.
+func TestREADMESnippetsAreThisCode(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	blocks := goBlocks(string(readme))
+	require.NotEmpty(t, blocks)
+	var code strings.Builder
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	for _, f := range files {
+		if !strings.HasSuffix(f, "_test.go") {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			code.Write(b)
+		}
+	}
+	for i, b := range blocks {
+		assert.True(t, strings.Contains(code.String(), b), "README.md's go block %d is not code of examples/readme:\n%s", i+1, b)
+	}
+}
+
+// goBlocks returns the bodies of the ```go blocks of a Markdown text.
+func goBlocks(md string) []string {
+	var out []string
+	for _, part := range strings.Split(md, "```go\n")[1:] {
+		body, _, _ := strings.Cut(part, "```")
+		out = append(out, strings.TrimRight(body, "\n"))
+	}
+	return out
+}
+
+// The quick start builds, starts and stops.
+func TestQuickStartApp(t *testing.T) {
+	app := newApp()
+	require.NoError(t, app.Err())
+	require.NoError(t, app.Start(context.Background()))
+	require.NoError(t, app.Stop(context.Background()))
+}
+
+// The handler answers before its usage row is written, and the row is
+// written before the database closes: the drain runs first.
+func TestHandlerRowWrittenBeforeTheDatabaseCloses(t *testing.T) {
+	var h *Handler
+	var db *DB
+	app := fxtest.New(t, fx.Supply(zap.NewNop()), configured, fxasync.Module, fxasync.DrainBefore[*DB](),
+		fx.Provide(OpenDB, NewHandler), fx.Populate(&h, &db))
+	app.RequireStart()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/chat", nil))
+	assert.Equal(t, 204, rec.Code)
+	app.RequireStop()
+	assert.Equal(t, []Usage{{Path: "/v1/chat"}}, db.rows)
+	assert.True(t, db.closed)
+}
+
+// The fxshutdown example stops in the order its comment says.
+func TestShutdownOrder(t *testing.T) {
+	var sd *fxshutdown.Shutdown
+	app := fxtest.New(t, append(app, fx.Supply(zap.NewNop()), fx.Populate(&sd))...)
+	app.RequireStart().RequireStop()
+	var names []string
+	for _, o := range sd.Outcomes() {
+		names = append(names, o.Name)
+	}
+	assert.Equal(t, []string{"http-server", fxasync.DrainStepName, "cache", "runtime-pool"}, names)
+}
