@@ -57,12 +57,11 @@ type BatcherConfig struct {
 //     drains before (DrainBefore) stop. The drain's report counts a
 //     batcher's losses in items.
 type Batcher[T any] struct {
-	e       *core.Engine
-	label   string
-	write   func(context.Context, []T) error
-	cfg     BatcherConfig
-	backlog time.Duration
-	timer   *time.Timer
+	e     *core.Engine
+	label string
+	write func(context.Context, []T) error
+	cfg   BatcherConfig
+	timer *time.Timer
 
 	mu       sync.Mutex
 	buf      []T           // accepted, not yet handed to a write

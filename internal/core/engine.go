@@ -135,8 +135,11 @@ func (e *Engine) followsUp(ctx context.Context) bool {
 func (e *Engine) logRejected(label string, c *Counters, err error) {
 	now := e.now()
 	last := c.lastRejectLog.Load()
-	if last != 0 && now-last < int64(e.cfg.RejectLogInterval) || !c.lastRejectLog.CompareAndSwap(last, max(now, 1)) {
-		return
+	if last != 0 && now-last < int64(e.cfg.RejectLogInterval) {
+		return // logged within the interval: the next line counts this one
+	}
+	if !c.lastRejectLog.CompareAndSwap(last, max(now, 1)) {
+		return // another refusal is logging now
 	}
 	n := c.rejected.Load()
 	count := n - c.rejectLogged.Swap(n)

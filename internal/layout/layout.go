@@ -8,7 +8,6 @@ import (
 	"go/parser"
 	"go/token"
 	"go/types"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -18,20 +17,26 @@ import (
 // returns each pair of files that reference each other, as "a.go <-> b.go".
 func TwoWayPairs(dir string) ([]string, error) {
 	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	names, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, p := range pkgs {
-		refs, err := fileRefs(fset, p)
+	var files []*ast.File
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
 		if err != nil {
 			return nil, err
 		}
-		for r := range refs {
-			if r[0] < r[1] && refs[[2]string{r[1], r[0]}] {
-				out = append(out, r[0]+" <-> "+r[1])
-			}
+		files = append(files, f)
+	}
+	refs := fileRefs(fset, files)
+	var out []string
+	for r := range refs {
+		if r[0] < r[1] && refs[[2]string{r[1], r[0]}] {
+			out = append(out, r[0]+" <-> "+r[1])
 		}
 	}
 	sort.Strings(out)
@@ -46,18 +51,14 @@ func (stubImporter) Import(path string) (*types.Package, error) {
 	return pkg, nil
 }
 
-// fileRefs returns, for the package's files, which file uses a declaration of
-// which other file.
-func fileRefs(fset *token.FileSet, p *ast.Package) (map[[2]string]bool, error) {
-	var files []*ast.File
-	for _, f := range p.Files {
-		files = append(files, f)
-	}
+// fileRefs returns, for one package's files, which file uses a declaration
+// of which other file.
+func fileRefs(fset *token.FileSet, files []*ast.File) map[[2]string]bool {
 	info := &types.Info{Uses: map[*ast.Ident]types.Object{}, Selections: map[*ast.SelectorExpr]*types.Selection{}}
 	// Only the package's own declarations matter: imports are empty stubs and
 	// the errors they cause are ignored, so no dependency is type-checked.
 	conf := types.Config{Importer: stubImporter{}, Error: func(error) {}}
-	pkg, _ := conf.Check(p.Name, fset, files, info)
+	pkg, _ := conf.Check("", fset, files, info)
 	refs := map[[2]string]bool{}
 	add := func(at token.Pos, obj types.Object) {
 		if obj == nil || obj.Pkg() != pkg || !obj.Pos().IsValid() {
@@ -74,5 +75,5 @@ func fileRefs(fset *token.FileSet, p *ast.Package) (map[[2]string]bool, error) {
 	for sel, s := range info.Selections {
 		add(sel.Pos(), s.Obj())
 	}
-	return refs, nil
+	return refs
 }
