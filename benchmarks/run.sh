@@ -23,6 +23,12 @@ out=results/$(date -u +%Y%m%dT%H%M%SZ).txt
     -skip 'BenchmarkGo|PendingMemory' . | grep DrainWakeup || true
   go test -run '^$' -bench "$BENCH" -benchtime 1x -count 3 -cpu "$CPU" -skip 'BenchmarkGo|DrainWakeup' . \
     | grep PendingMemory || true
+  # The example service (its own module): rows/s through the batcher against
+  # one task per row; latency and throughput with usage logging through the
+  # batcher against none at all, 16 and 128 clients.
+  (cd ../examples/app && go test -run '^$' -bench 'UsageRows' -benchtime 20000x -count "$COUNT" . &&
+    go test -run '^$' -bench 'ChatLoad/delay=0s/clients=.*/mode=(none|batch)$' -benchtime 20000x -count "$COUNT" .) \
+    | grep -E '^Benchmark' || true
 } | tee "$out" >/dev/null
 echo "raw results: $out"
 echo

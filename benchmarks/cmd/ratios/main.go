@@ -1,6 +1,8 @@
-// Command ratios reads `go test -bench` output whose sub-benchmarks are named
-// impl=NAME and prints, per benchmark, CPU count and unit, the median of each
-// implementation and its ratio to impl=floor from the same input.
+// Command ratios reads `go test -bench` output whose last sub-benchmark level
+// is impl=NAME or mode=NAME and prints, per benchmark, CPU count and unit, the
+// median of each and its ratio to the baseline from the same input: the first
+// of impl=floor, mode=none (no usage logging), mode=task (one task per row)
+// that the benchmark has.
 package main
 
 import (
@@ -13,7 +15,7 @@ import (
 	"strings"
 )
 
-var line = regexp.MustCompile(`^(Benchmark\S*)/impl=([^-\s]+(?:-[a-z]+)*)(-\d+)?\s+\d+\s+(.*)$`)
+var line = regexp.MustCompile(`^(Benchmark\S*)/(?:impl|mode)=([^-\s]+(?:-[a-z]+)*)(-\d+)?\s+\d+\s+(.*)$`)
 
 type key struct{ bench, cpu, unit string }
 
@@ -53,7 +55,13 @@ func main() {
 }
 
 func print(k key, byImpl map[string][]float64) {
-	floor := median(byImpl["floor"])
+	var floor float64
+	for _, base := range []string{"floor", "none", "task"} {
+		if v, ok := byImpl[base]; ok {
+			floor = median(v)
+			break
+		}
+	}
 	fmt.Printf("%s -cpu %s (%s)\n", k.bench, k.cpu, k.unit)
 	impls := make([]string, 0, len(byImpl))
 	for impl := range byImpl {
