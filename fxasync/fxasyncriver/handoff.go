@@ -1,0 +1,179 @@
+package fxasyncriver
+
+// This file holds the Handoff: River's client on the application's *sql.DB,
+// its configuration, and its start and stop.
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/fxtools/background/fxasync"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+)
+
+// Dialect is the database River shares with the application.
+type Dialect int
+
+const (
+	// SQLite: one process owns the file; it sweeps leftover jobs at start.
+	SQLite Dialect = iota
+	// Postgres, through database/sql (pgx's stdlib driver): replicas share
+	// the queue; a dead replica's leased jobs run when their lease ends.
+	Postgres
+)
+
+// Defaults of Config.
+const (
+	DefaultLease      = 30 * time.Second
+	DefaultMaxWorkers = 10
+)
+
+// Config configures a Handoff. The zero value is SQLite with the defaults.
+type Config struct {
+	Dialect Dialect
+	// Lease is how long River leaves a durable job to the fast path before
+	// running it itself: longer than a task takes, so that River runs only
+	// the tasks of a process that died. Default DefaultLease.
+	Lease time.Duration
+	// Queue is River's queue for the jobs. Default river.QueueDefault.
+	Queue string
+	// MaxWorkers is River's workers for the queue. Default DefaultMaxWorkers.
+	MaxWorkers int
+	// PollInterval is how often River looks for jobs made runnable without
+	// a notification (a lease that ended, the sweep, Stop's release).
+	// Default River's, 1 s.
+	PollInterval time.Duration
+	// Logger receives River's logs and the hand-off's. Default: stderr,
+	// warnings and errors only.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Lease <= 0 {
+		c.Lease = DefaultLease
+	}
+	if c.Queue == "" {
+		c.Queue = river.QueueDefault
+	}
+	if c.MaxWorkers <= 0 {
+		c.MaxWorkers = DefaultMaxWorkers
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return c
+}
+
+// ErrNotStarted is returned by a kind's submissions before Start and after
+// Stop.
+var ErrNotStarted = errors.New("fxasyncriver: hand-off not started")
+
+// Handoff runs durable tasks on a fxasync.Scheduler, with River as their
+// keeper. Register kinds, then Start; Stop after the scheduler's drain and
+// before the database closes (Module orders it so).
+type Handoff struct {
+	db      *sql.DB
+	sched   *fxasync.Scheduler
+	cfg     Config
+	driver  riverdriver.Driver[*sql.Tx]
+	workers *river.Workers
+	kinds   map[string]*kindStats
+	err     error // the first registration error: Start returns it
+
+	mu     sync.Mutex
+	client *river.Client[*sql.Tx] // between Start and Stop
+	out    map[int64]struct{}      // fast-path jobs started and not settled
+}
+
+// New returns a Handoff that keeps jobs in db, next to the tables the
+// handlers write, and runs fast paths on s.
+func New(db *sql.DB, s *fxasync.Scheduler, cfg Config) *Handoff {
+	cfg = cfg.withDefaults()
+	var d riverdriver.Driver[*sql.Tx] = riversqlite.New(db)
+	if cfg.Dialect == Postgres {
+		d = riverdatabasesql.New(db)
+	}
+	return &Handoff{db: db, sched: s, cfg: cfg, driver: d, workers: river.NewWorkers(),
+		kinds: map[string]*kindStats{}, out: map[int64]struct{}{}}
+}
+
+// Start migrates River's tables, makes leftover jobs runnable (SQLite) and
+// starts River's workers.
+func (h *Handoff) Start(ctx context.Context) error {
+	if h.err != nil {
+		return h.err
+	}
+	if err := h.migrate(ctx); err != nil {
+		return fmt.Errorf("fxasyncriver: migrate: %w", err)
+	}
+	c, err := river.NewClient(h.driver, &river.Config{
+		Queues:              map[string]river.QueueConfig{h.cfg.Queue: {MaxWorkers: h.cfg.MaxWorkers}},
+		Workers:             h.workers,
+		Logger:              h.cfg.Logger,
+		FetchOnlyKnownKinds: true,
+		FetchPollInterval:   h.cfg.PollInterval,
+		FetchCooldown:       min(h.cfg.PollInterval, river.FetchCooldownDefault),
+	})
+	if err != nil {
+		return fmt.Errorf("fxasyncriver: %w", err)
+	}
+	if h.cfg.Dialect == SQLite {
+		if err := h.sweep(ctx, c); err != nil {
+			return fmt.Errorf("fxasyncriver: sweep: %w", err)
+		}
+	}
+	if err := c.Start(ctx); err != nil {
+		return fmt.Errorf("fxasyncriver: start River: %w", err)
+	}
+	h.mu.Lock()
+	h.client = c
+	h.mu.Unlock()
+	return nil
+}
+
+// Stop makes the fast-path jobs that did not settle runnable at once (a
+// replica sharing the database takes them; with SQLite, the next start),
+// then stops River: a soft stop for half of ctx's time, then a hard one.
+// Call it after the scheduler's drain.
+func (h *Handoff) Stop(ctx context.Context) error {
+	h.mu.Lock()
+	c := h.client
+	h.client = nil
+	h.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	errRetry := h.release(ctx, c)
+	soft, cancel := halfOf(ctx)
+	defer cancel()
+	if err := c.Stop(soft); err == nil || ctx.Err() != nil {
+		return errors.Join(errRetry, err)
+	}
+	return errors.Join(errRetry, c.StopAndCancel(ctx))
+}
+
+// started returns River's client, or nil outside Start…Stop.
+func (h *Handoff) started() *river.Client[*sql.Tx] {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.client
+}
+
+// halfOf returns a context that ends at half of ctx's remaining time, or
+// after 5 s when ctx has no deadline.
+func halfOf(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		d = time.Until(dl) / 2
+	}
+	return context.WithTimeout(ctx, d)
+}

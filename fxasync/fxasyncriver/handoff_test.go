@@ -1,0 +1,157 @@
+package fxasyncriver
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fxtools/background/fxasync"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+)
+
+// rig is a scheduler and a started hand-off with the effect kind on db.
+type rig struct {
+	db    *sql.DB
+	sched *fxasync.Scheduler
+	h     *Handoff
+	kind  *Kind[effect]
+}
+
+// newRig starts a hand-off on db; the test's cleanup drains the scheduler,
+// stops the hand-off and closes db, in that order.
+func newRig(t *testing.T, db *sql.DB, cfg Config) *rig {
+	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+	h := New(db, s, cfg)
+	r := &rig{db: db, sched: s, h: h, kind: Register(h, writeEffect(cfg.Dialect))}
+	require.NoError(t, h.Start(context.Background()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.NoError(t, s.Drain(ctx))
+		assert.NoError(t, h.Stop(ctx))
+		assert.NoError(t, db.Close())
+	})
+	return r
+}
+
+func sqliteRig(t *testing.T, cfg Config) *rig {
+	db, err := openSQLite(filepath.Join(t.TempDir(), "app.db"))
+	require.NoError(t, err)
+	return newRig(t, db, cfg)
+}
+
+// settle waits until every job is finished and the scheduler is idle.
+func (r *rig) settle(t *testing.T) {
+	require.Eventually(t, func() bool { return r.sched.Pending() == 0 && unfinished(t, r.db) == 0 },
+		30*time.Second, 10*time.Millisecond)
+}
+
+func TestFastPathWritesEachTaskOnce(t *testing.T) {
+	r := sqliteRig(t, Config{})
+	for i := range 200 {
+		require.NoError(t, r.kind.Submit(context.Background(), effect{Key: fmt.Sprint(i)}))
+	}
+	r.settle(t)
+	rows, distinct := effects(t, r.db)
+	assert.Equal(t, 200, rows)
+	assert.Equal(t, 200, distinct)
+	st := r.h.Stats()[0]
+	assert.Equal(t, KindStats{Kind: "effect", Inserted: 200, Fast: 200}, st)
+}
+
+// A job inserted in a transaction that rolls back never runs: Run finds
+// no job, and River has none.
+func TestRolledBackInsertRunsNothing(t *testing.T) {
+	r := sqliteRig(t, Config{Lease: time.Millisecond})
+	tx, err := r.db.Begin()
+	require.NoError(t, err)
+	j, err := r.kind.InsertTx(context.Background(), tx, effect{Key: "never"})
+	require.NoError(t, err)
+	require.NoError(t, tx.Rollback())
+	j.Run(context.Background())
+	r.settle(t)
+	rows, _ := effects(t, r.db)
+	assert.Zero(t, rows)
+	assert.Equal(t, int64(1), r.h.Stats()[0].ClaimsLost)
+}
+
+// A claim that comes after River completed the job deletes a completed
+// row, which must not count as a claim: the effect is written once.
+func TestClaimAfterRiverCompletedDoesNotWriteTwice(t *testing.T) {
+	r := sqliteRig(t, Config{})
+	tx, err := r.db.Begin()
+	require.NoError(t, err)
+	j, err := r.kind.InsertTx(context.Background(), tx, effect{Key: "once"})
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit())
+	r.runNowByRiver(t)
+	require.Eventually(t, func() bool { return r.h.Stats()[0].ByRiver == 1 }, 30*time.Second, 10*time.Millisecond)
+	j.Run(context.Background()) // late: River completed it
+	r.settle(t)
+	rows, _ := effects(t, r.db)
+	assert.Equal(t, 1, rows)
+	st := r.h.Stats()[0]
+	assert.Equal(t, int64(1), st.ClaimsLost)
+	assert.Zero(t, st.Fast)
+}
+
+// runNowByRiver makes every leased job runnable by River's workers at once.
+func (r *rig) runNowByRiver(t *testing.T) {
+	require.NoError(t, r.h.retryLeased(context.Background(), r.h.started(), []string{effect{}.Kind()}))
+}
+
+// The fast path and River's workers race for the same jobs, 1,000 of them
+// in rounds of 100: each effect is written exactly once.
+func TestClaimRacingRiverWritesOnce(t *testing.T) {
+	r := sqliteRig(t, Config{MaxWorkers: 20, PollInterval: 2 * time.Millisecond})
+	raceRounds(t, []*rig{r}, 10, 100)
+}
+
+// raceRounds inserts n jobs per round through the rigs in turn, makes them
+// runnable by River and runs their fast paths, each after a random delay of
+// up to 10 ms (River polls every few ms), so that both win some: then
+// checks that every key is written exactly once, by one of them.
+func raceRounds(t *testing.T, rigs []*rig, rounds, n int) {
+	for round := range rounds {
+		var jobs []*Job
+		for i := range n {
+			r := rigs[i%len(rigs)]
+			tx, err := r.db.Begin()
+			require.NoError(t, err)
+			j, err := r.kind.InsertTx(context.Background(), tx, effect{Key: fmt.Sprintf("%d-%d", round, i)})
+			require.NoError(t, err)
+			require.NoError(t, tx.Commit())
+			jobs = append(jobs, j)
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() { rigs[round%len(rigs)].runNowByRiver(t) })
+		for _, j := range jobs {
+			wg.Go(func() {
+				time.Sleep(rand.N(10 * time.Millisecond))
+				j.Run(context.Background())
+			})
+		}
+		wg.Wait()
+		for _, r := range rigs {
+			r.settle(t)
+		}
+	}
+	rows, distinct := effects(t, rigs[0].db)
+	assert.Equal(t, rounds*n, rows, "rows")
+	assert.Equal(t, rounds*n, distinct, "distinct keys")
+	var fast, byRiver, lost, deferred int64
+	for _, r := range rigs {
+		st := r.h.Stats()[0]
+		fast, byRiver, lost, deferred = fast+st.Fast, byRiver+st.ByRiver, lost+st.ClaimsLost, deferred+st.Deferred
+	}
+	assert.Equal(t, int64(rounds*n), fast+byRiver, "written by the fast path or River")
+	assert.Positive(t, lost, "River won no race: the test raced nothing")
+	t.Logf("%d jobs: fast path %d, River %d, claims lost to River %d, deferred %d", rounds*n, fast, byRiver, lost, deferred)
+}

@@ -1,0 +1,170 @@
+package fxasyncriver
+
+// This file holds kinds: a task type, its one handler, and how a durable
+// task is submitted.
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+)
+
+// JobArgs is a kind's args type: encoded as JSON in River's job row, and
+// naming its kind, as River's own job args do.
+type JobArgs = river.JobArgs
+
+// Handler writes a task's effect inside tx, which the hand-off commits
+// with the job's claim or completion. It must not commit or roll back tx.
+type Handler[T JobArgs] func(ctx context.Context, tx *sql.Tx, args T) error
+
+// Kind is a registered task kind.
+type Kind[T JobArgs] struct {
+	h      *Handoff
+	name   string
+	handle Handler[T]
+	before func(ctx context.Context, args T) error
+	stats  *kindStats
+}
+
+// Register registers the kind T.Kind() with its handler, which serves the
+// fast path and River's worker alike. Register before Start; a kind
+// registered twice, or after Start, makes Start (or the kind's submissions)
+// return the error.
+func Register[T JobArgs](h *Handoff, handle Handler[T]) *Kind[T] {
+	var zero T
+	k := &Kind[T]{h: h, name: zero.Kind(), handle: handle, stats: &kindStats{}}
+	err := h.register(k.name, k.stats)
+	if err == nil {
+		err = river.AddWorkerSafely[T](h.workers, &worker[T]{k: k})
+	}
+	if err != nil && h.err == nil {
+		h.err = fmt.Errorf("fxasyncriver: register %q: %w", k.name, err)
+	}
+	return k
+}
+
+func (h *Handoff) register(name string, st *kindStats) error {
+	if h.started() != nil {
+		return fmt.Errorf("after Start")
+	}
+	if _, dup := h.kinds[name]; dup {
+		return fmt.Errorf("registered twice")
+	}
+	h.kinds[name] = st
+	return nil
+}
+
+// Before sets work that runs before the task's transaction, in the fast
+// path and in River's worker alike: a call to another service, or a wait,
+// that must not hold a database connection meanwhile (with SQLite, the
+// only one). It can run more than once for one task, like any effect
+// outside the database. Set it before Start; it returns k.
+func (k *Kind[T]) Before(f func(ctx context.Context, args T) error) *Kind[T] {
+	k.before = f
+	return k
+}
+
+// prepare runs the Before work, if any.
+func (k *Kind[T]) prepare(ctx context.Context, args T) error {
+	if k.before == nil {
+		return nil
+	}
+	return k.before(ctx, args)
+}
+
+// A Job is a durable task inserted and not yet started.
+type Job struct {
+	run func(ctx context.Context)
+}
+
+// Run starts the task at once on the scheduler, after the transaction that
+// inserted it has committed; ctx gives it its values. Without Run, or when
+// the scheduler refuses the task, River runs it when its lease ends. Run
+// after a rollback does nothing: the claim finds no job.
+func (j *Job) Run(ctx context.Context) { j.run(ctx) }
+
+// InsertTx inserts a durable task in the caller's transaction, leased for
+// Config.Lease. Call Run on the Job after tx commits; if tx rolls back,
+// nothing runs.
+func (k *Kind[T]) InsertTx(ctx context.Context, tx *sql.Tx, args T) (*Job, error) {
+	c := k.h.started()
+	if c == nil {
+		return nil, ErrNotStarted
+	}
+	res, err := c.InsertTx(ctx, tx, args, &river.InsertOpts{
+		Queue:       k.h.cfg.Queue,
+		ScheduledAt: time.Now().Add(k.h.cfg.Lease),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fxasyncriver: insert %q: %w", k.name, err)
+	}
+	k.stats.inserted.Add(1)
+	id := res.Job.ID
+	return &Job{run: func(ctx context.Context) { k.runFast(ctx, id, args) }}, nil
+}
+
+// Submit inserts a durable task in a transaction of its own, commits it,
+// and runs it.
+func (k *Kind[T]) Submit(ctx context.Context, args T) error {
+	tx, err := k.h.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	j, err := k.InsertTx(ctx, tx, args)
+	if err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	j.Run(ctx)
+	return nil
+}
+
+// worker is River's worker for a kind: the handler, then the job's
+// completion, in one transaction.
+type worker[T JobArgs] struct {
+	river.WorkerDefaults[T]
+	k *Kind[T]
+}
+
+func (w *worker[T]) Work(ctx context.Context, job *river.Job[T]) error {
+	k := w.k
+	if err := k.prepare(ctx, job.Args); err != nil {
+		return err
+	}
+	tx, err := k.h.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := k.handle(ctx, tx, job.Args); err != nil {
+		return err
+	}
+	if err := complete(ctx, k.h.cfg.Dialect, tx, job); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	k.stats.byRiver.Add(1)
+	return nil
+}
+
+// complete marks a running job completed inside tx, with the driver type of
+// the dialect, as River's JobCompleteTx asks.
+func complete[T JobArgs](ctx context.Context, d Dialect, tx *sql.Tx, job *river.Job[T]) error {
+	var err error
+	if d == Postgres {
+		_, err = river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx, job)
+	} else {
+		_, err = river.JobCompleteTx[*riversqlite.Driver](ctx, tx, job)
+	}
+	return err
+}

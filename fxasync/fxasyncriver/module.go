@@ -1,0 +1,61 @@
+package fxasyncriver
+
+// This file holds the fx module: the Handoff starts with the application,
+// and stops after the scheduler's drain and before the database closes.
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+
+	"github.com/fxtools/background/fxasync"
+	"github.com/fxtools/background/fxshutdown"
+	"go.uber.org/fx"
+)
+
+// StepName is the hand-off's step in fxshutdown's sequence and summary.
+const StepName = "durable-handoff"
+
+// Module provides a *Handoff on the graph's *sql.DB and *fxasync.Scheduler
+// (fxasync.Module). It starts River on start; on stop, after the
+// scheduler's drain and before the hooks of the *sql.DB's constructor (its
+// close), it makes unsettled jobs runnable and stops River — as the step
+// StepName when a *fxshutdown.Shutdown is in the graph, as an OnStop hook
+// otherwise. A Config in the graph configures it; without a Config.Logger,
+// a *slog.Logger from the graph is used. Register kinds in constructors or
+// fx.Invoke: before the application starts.
+var Module = fx.Module("fxasyncriver",
+	fx.Provide(NewFromParams),
+	// Built before the scheduler, so its stop runs after the drain; it
+	// gets the scheduler once both are built.
+	fxasync.DrainBefore[*Handoff](),
+	fx.Invoke(func(h *Handoff, s *fxasync.Scheduler) { h.sched = s }),
+)
+
+// Params are what NewFromParams takes from the graph.
+type Params struct {
+	fx.In
+
+	Lifecycle fx.Lifecycle
+	DB        *sql.DB
+	Config    Config               `optional:"true"`
+	Logger    *slog.Logger         `optional:"true"`
+	Shutdown  *fxshutdown.Shutdown `optional:"true"`
+}
+
+// NewFromParams builds the Module's Handoff and registers its start and
+// stop. Most applications use Module instead.
+func NewFromParams(p Params) *Handoff {
+	cfg := p.Config
+	if cfg.Logger == nil {
+		cfg.Logger = p.Logger
+	}
+	h := New(p.DB, nil, cfg)
+	p.Lifecycle.Append(fx.StartHook(h.Start))
+	if p.Shutdown != nil {
+		p.Shutdown.Add(StepName, h.Stop)
+	} else {
+		p.Lifecycle.Append(fx.StopHook(func(ctx context.Context) error { return h.Stop(ctx) }))
+	}
+	return h
+}

@@ -1,0 +1,119 @@
+package fxasyncriver
+
+// This file holds what the hand-off does to River's table outside River's
+// own loops: migrations at start, the start-up sweep of a SQLite file's
+// leftover jobs, and, at stop, making unsettled fast-path jobs runnable.
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// migrateLock is the Postgres advisory lock that serialises migrations of
+// replicas starting at once (rivermigrate takes none).
+const migrateLock = 0x66786173796e63 // "fxasync"
+
+// migrate applies River's migrations. On Postgres, under a session
+// advisory lock (migrations cannot share one transaction: one adds an enum
+// value the next uses): a replica that waited finds them applied.
+func (h *Handoff) migrate(ctx context.Context) error {
+	m, err := rivermigrate.New(h.driver, &rivermigrate.Config{Logger: h.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	if h.cfg.Dialect == Postgres {
+		conn, err := h.db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(migrateLock)); err != nil {
+			return err
+		}
+		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(migrateLock)) }()
+	}
+	_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	return err
+}
+
+// sweep makes the registered kinds' leftover jobs runnable at once, before
+// River starts: with one process owning a SQLite file, a job still leased
+// or running belongs to a process that is gone. Without the sweep, leased
+// jobs wait out their lease and running ones River's rescuer (an hour).
+func (h *Handoff) sweep(ctx context.Context, c *river.Client[*sql.Tx]) error {
+	kinds := slices.Sorted(maps.Keys(h.kinds))
+	if len(kinds) == 0 {
+		return nil
+	}
+	// River's API retries any job but a running one; a running job of a dead
+	// process is made available directly (its scheduled_at is past).
+	args := make([]any, len(kinds))
+	for i, k := range kinds {
+		args[i] = k
+	}
+	q := "UPDATE river_job SET state = 'available' WHERE state = 'running' AND kind IN (?" +
+		strings.Repeat(", ?", len(kinds)-1) + ")"
+	if _, err := h.db.ExecContext(ctx, q, args...); err != nil {
+		return err
+	}
+	return h.retryLeased(ctx, c, kinds)
+}
+
+// retryLeased makes the kinds' leased (scheduled) jobs runnable at once.
+func (h *Handoff) retryLeased(ctx context.Context, c *river.Client[*sql.Tx], kinds []string) error {
+	for {
+		res, err := c.JobList(ctx, river.NewJobListParams().Kinds(kinds...).
+			States(rivertype.JobStateScheduled).First(1000))
+		if err != nil || len(res.Jobs) == 0 {
+			return err
+		}
+		if err := h.retry(ctx, c, ids(res.Jobs)); err != nil {
+			return err
+		}
+	}
+}
+
+// release makes the fast-path jobs that did not settle runnable at once.
+func (h *Handoff) release(ctx context.Context, c *river.Client[*sql.Tx]) error {
+	h.mu.Lock()
+	left := slices.Collect(maps.Keys(h.out))
+	clear(h.out)
+	h.mu.Unlock()
+	return h.retry(ctx, c, left)
+}
+
+// retry makes jobs runnable now, in one transaction.
+func (h *Handoff) retry(ctx context.Context, c *river.Client[*sql.Tx], jobs []int64) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	tx, err := h.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, id := range jobs {
+		if _, err := c.JobRetryTx(ctx, tx, id); err != nil && !isGone(err) {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func ids(rows []*rivertype.JobRow) []int64 {
+	out := make([]int64, len(rows))
+	for i, r := range rows {
+		out[i] = r.ID
+	}
+	return out
+}
+
+func isGone(err error) bool { return errors.Is(err, rivertype.ErrNotFound) }
