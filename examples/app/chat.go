@@ -104,14 +104,18 @@ func (h *Handlers) chat(w http.ResponseWriter, r *http.Request) {
 }
 
 // logUsage hands the usage row to its batcher; the request is answered 200
-// only when the row was accepted. With -sync-log it is written in the
-// handler, with -no-usage not at all (the comparisons the README makes).
+// only when the row was accepted. With -durable the row is first a job in
+// the database (committed before the answer), with -sync-log it is written
+// in the handler, with -no-usage not at all (the comparisons the README
+// makes).
 func (h *Handlers) logUsage(ctx context.Context, u Usage) error {
 	switch {
 	case h.cfg.NoUsage:
 		return nil
 	case h.cfg.SyncLog:
 		return h.db.InsertUsage(ctx, u)
+	case h.w.Durable != nil:
+		return h.w.Durable.Submit(ctx, usageRow(u))
 	}
 	return h.w.Usage.Add(ctx, u)
 }

@@ -16,6 +16,7 @@ type Config struct {
 	LogDelay       time.Duration // added to every background write
 	SyncLog        bool          // log usage in the handler instead (for comparison)
 	NoUsage        bool          // log no usage at all (for comparison)
+	Durable        bool          // usage rows as durable tasks, kept by River
 	ReadinessDelay time.Duration
 	StuckAfter     time.Duration // /healthz fails when a task runs longer
 
@@ -36,6 +37,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.DurationVar(&c.LogDelay, "log-delay", 0, "latency added to each background write, e.g. 300ms")
 	fs.BoolVar(&c.SyncLog, "sync-log", false, "log usage synchronously in the handler (to compare)")
 	fs.BoolVar(&c.NoUsage, "no-usage", false, "log no usage at all (to compare)")
+	fs.BoolVar(&c.Durable, "durable", false, "usage rows as durable tasks: kept by River in the database until written, through a crash")
 	fs.DurationVar(&c.ReadinessDelay, "readiness-delay", 0, "time between not-ready and the stop, e.g. 5s")
 	fs.DurationVar(&c.StuckAfter, "stuck-after", time.Minute, "/healthz fails when a background task runs longer")
 	fs.IntVar(&c.BatchSize, "batch-size", 200, "rows per transaction, at most")

@@ -79,12 +79,22 @@ func (d *DB) InsertUsage(ctx context.Context, u Usage) error {
 // InsertUsageBatch writes usage rows in one transaction; they share its
 // created_at.
 func (d *DB) InsertUsageBatch(ctx context.Context, us []Usage) error {
+	return d.insert(ctx, "model_usage", usageCols, len(us), usageRows(us))
+}
+
+// insertUsageTx writes usage rows in the caller's transaction (-durable).
+func (d *DB) insertUsageTx(ctx context.Context, tx *sql.Tx, us []Usage) error {
+	return insertRows(ctx, tx, nil, "model_usage", usageCols, len(us), usageRows(us))
+}
+
+var usageCols = []string{"request_id", "model", "prompt_tokens", "completion_tokens", "latency_ms", "created_at"}
+
+func usageRows(us []Usage) func(i int, args []any) []any {
 	at := now()
-	return d.insert(ctx, "model_usage", []string{"request_id", "model", "prompt_tokens", "completion_tokens", "latency_ms", "created_at"},
-		len(us), func(i int, args []any) []any {
-			u := us[i]
-			return append(args, u.RequestID, u.Model, u.PromptTokens, u.CompletionTokens, float64(u.Latency.Microseconds())/1000, at)
-		})
+	return func(i int, args []any) []any {
+		u := us[i]
+		return append(args, u.RequestID, u.Model, u.PromptTokens, u.CompletionTokens, float64(u.Latency.Microseconds())/1000, at)
+	}
 }
 
 // InsertSpans writes a batch of spans in one transaction.
@@ -124,12 +134,23 @@ func (d *DB) insert(ctx context.Context, table string, cols []string, n int, row
 	if err := d.wait(ctx); err != nil {
 		return err
 	}
+	if err := insertRows(ctx, tx, kept, table, cols, n, row); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// insertRows runs insert's statements in tx; kept, when not nil, is the
+// prepared statement for the first statement's size.
+func insertRows(ctx context.Context, tx *sql.Tx, kept *sql.Stmt, table string, cols []string, n int, row func(i int, args []any) []any) error {
+	first := min(n, rowsPerStatement)
 	for at := 0; at < n; at += rowsPerStatement {
 		k := min(rowsPerStatement, n-at)
 		args := make([]any, 0, k*len(cols))
 		for i := at; i < at+k; i++ {
 			args = row(i, args)
 		}
+		var err error
 		if k == first && kept != nil {
 			_, err = tx.StmtContext(ctx, kept).ExecContext(ctx, args...)
 		} else {
@@ -139,7 +160,7 @@ func (d *DB) insert(ctx context.Context, table string, cols []string, n int, row
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 // stmt returns the kept prepared statement for query, preparing and keeping

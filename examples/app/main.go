@@ -47,6 +47,7 @@ func options(cfg Config) []fx.Option {
 		fxasync.DrainBefore[*Pool](),
 		fxasync.DrainBefore[*Cache](),
 		fx.Provide(OpenDB, NewPool, NewCache, NewWriters, NewHandlers, NewServer),
+		durableOptions(cfg), // -durable: River keeps usage rows until written
 		fx.Invoke(func(*Server) {}),
 	}
 }

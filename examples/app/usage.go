@@ -4,6 +4,7 @@ package main
 
 import (
 	"github.com/fxtools/background/fxasync"
+	"github.com/fxtools/background/fxasync/fxasyncriver"
 )
 
 // Writers are the service's batched background writes: one transaction per
@@ -11,6 +12,8 @@ import (
 type Writers struct {
 	Usage  *fxasync.Batcher[Usage]
 	Events *fxasync.Batcher[streamEvent]
+	// Durable is set with -durable: usage rows go through it instead.
+	Durable *fxasyncriver.Kind[usageRow]
 }
 
 // NewWriters builds the batchers. The drain flushes them before the database

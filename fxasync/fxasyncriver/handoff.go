@@ -91,7 +91,7 @@ type Handoff struct {
 
 	mu     sync.Mutex
 	client *river.Client[*sql.Tx] // between Start and Stop
-	out    map[int64]struct{}      // fast-path jobs started and not settled
+	out    map[int64]struct{}     // fast-path jobs started and not settled
 }
 
 // New returns a Handoff that keeps jobs in db, next to the tables the
