@@ -1,0 +1,94 @@
+package main
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// -durable, writes slower than the requests (300 ms each): 300 requests
+// answered, SIGKILL at once, restart on the same file. Within 30 s the
+// table holds exactly one row per answered request id, and the restarted
+// service exits 0 on SIGTERM.
+func TestE2EDurableSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the service")
+	}
+	bin := buildService(t)
+	dbPath := filepath.Join(t.TempDir(), "durable.db")
+	p := startService(t, bin, "-db", dbPath, "-durable", "-log-delay", "300ms")
+	ids := chatIDs(t, p.addr, 300)
+	require.Len(t, ids, 300, "answered")
+	require.NoError(t, p.cmd.Process.Kill())
+	<-p.done
+	_ = p.cmd.Wait()
+	atKill := countRows(t, dbPath, "model_usage")
+
+	start := time.Now()
+	p = startService(t, bin, "-db", dbPath, "-durable", "-log-delay", "300ms")
+	require.Eventually(t, func() bool { return countRows(t, dbPath, "model_usage") >= len(ids) }, 30*time.Second, 50*time.Millisecond)
+	t.Logf("%d rows at the SIGKILL; the restart wrote the other %d in %v", atKill, len(ids)-atKill, time.Since(start).Round(time.Millisecond))
+	code, _ := p.stop(t)
+	require.Equal(t, 0, code, p.logs())
+	rows := usageIDs(t, dbPath)
+	assert.Len(t, rows, len(ids), "rows")
+	for _, id := range ids {
+		assert.Equal(t, 1, rows[id], "rows for %s", id)
+	}
+}
+
+// chatIDs sends n concurrent chat requests and returns the ids of those
+// answered 200.
+func chatIDs(t *testing.T, addr string, n int) []string {
+	client := &http.Client{Timeout: 30 * time.Second}
+	var mu sync.Mutex
+	var ids []string
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			body := fmt.Sprintf(`{"model":"m1","messages":[{"role":"user","content":"durable %d"}]}`, i)
+			resp, err := client.Post("http://"+addr+"/v1/chat/completions", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Errorf("request %d: %v", i, err)
+				return
+			}
+			defer resp.Body.Close()
+			var r chatResponse
+			if resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&r) == nil {
+				mu.Lock()
+				ids = append(ids, r.ID)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return ids
+}
+
+// usageIDs counts model_usage rows per request id.
+func usageIDs(t *testing.T, path string) map[string]int {
+	db, err := sql.Open("sqlite", "file:"+path)
+	require.NoError(t, err)
+	defer db.Close()
+	rs, err := db.Query("SELECT request_id, COUNT(*) FROM model_usage GROUP BY request_id")
+	require.NoError(t, err)
+	defer rs.Close()
+	out := map[string]int{}
+	for rs.Next() {
+		var id string
+		var n int
+		require.NoError(t, rs.Scan(&id, &n))
+		out[id] = n
+	}
+	require.NoError(t, rs.Err())
+	return out
+}
