@@ -28,3 +28,19 @@ func ExampleShutdown_Add() {
 	// stopping runtime-pool
 	// error: <nil>
 }
+
+// A step says what it did besides succeeding: the note follows its outcome
+// in the summary line and in Outcomes.
+func ExampleNote() {
+	sd := fxshutdown.New(fxshutdown.Config{}, zap.NewNop())
+	sd.Add("durable-handoff", func(ctx context.Context) error {
+		fxshutdown.Note(ctx, "handed off 12 task(s) to River")
+		return nil
+	})
+	_ = sd.Stop(context.Background())
+	for _, o := range sd.Outcomes() {
+		fmt.Printf("%s: %v (%s)\n", o.Name, o.Err, o.Note)
+	}
+	// Output:
+	// durable-handoff: <nil> (handed off 12 task(s) to River)
+}

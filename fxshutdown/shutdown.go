@@ -206,6 +206,9 @@ func (outs outcomes) MarshalLogArray(enc zapcore.ArrayEncoder) error {
 		case o.Err != nil:
 			result = o.Err.Error()
 		}
+		if o.Note != "" {
+			result += " (" + o.Note + ")"
+		}
 		enc.AppendString(fmt.Sprintf("%s: %s in %v", o.Name, result, o.Duration.Round(time.Microsecond)))
 	}
 	return nil

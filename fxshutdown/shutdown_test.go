@@ -3,11 +3,14 @@ package fxshutdown_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fxtools/background/fxshutdown"
 	"github.com/stretchr/testify/assert"
@@ -144,4 +147,32 @@ func TestNilStepIsLoggedAndIgnored(t *testing.T) {
 	require.NoError(t, sd.Stop(context.Background()))
 	assert.Equal(t, 1, logs.FilterMessage("shutdown step has no function; ignored").Len())
 	assert.Empty(t, sd.Outcomes())
+}
+
+// A step's note reaches its outcome and the summary line, bounded and valid
+// UTF-8; Note outside a step does nothing.
+func TestNoteIsShownInTheSummary(t *testing.T) {
+	obs, logs := observer.New(zap.DebugLevel)
+	sd := fxshutdown.New(fxshutdown.Config{}, zap.New(obs))
+	fxshutdown.Note(context.Background(), "ignored")
+	sd.Add("hostile", func(ctx context.Context) error {
+		fxshutdown.Note(ctx, "\xff"+strings.Repeat("é", 300))
+		return nil
+	})
+	sd.Add("handoff", func(ctx context.Context) error {
+		fxshutdown.Note(ctx, "first")
+		fxshutdown.Note(ctx, "handed off 12 task(s)")
+		return nil
+	})
+	require.NoError(t, sd.Stop(context.Background()))
+	outs := sd.Outcomes()
+	require.Len(t, outs, 2)
+	assert.Equal(t, "handed off 12 task(s)", outs[0].Note)
+	assert.True(t, utf8.ValidString(outs[1].Note))
+	assert.LessOrEqual(t, len(outs[1].Note), 256)
+	assert.True(t, strings.HasPrefix(outs[1].Note, "\uFFFDé"), outs[1].Note)
+	summary := logs.FilterMessage("shutdown finished").All()
+	require.Len(t, summary, 1)
+	steps := fmt.Sprint(summary[0].ContextMap()["steps"])
+	assert.Contains(t, steps, "handoff: ok (handed off 12 task(s)) in ")
 }

@@ -6,7 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fxtools/background/internal/logx"
 	"go.uber.org/zap"
@@ -72,7 +75,44 @@ type Outcome struct {
 	Name     string
 	Bound    time.Duration // the time it was given
 	Duration time.Duration
-	Err      error // nil, the step's error, or one wrapping ErrStepTimeout
+	Err      error  // nil, the step's error, or one wrapping ErrStepTimeout
+	Note     string // what the step said of its result with Note, if anything
+}
+
+// maxNote bounds a note, in bytes.
+const maxNote = 256
+
+// noteKey is the context key of a running step's note.
+type noteKey struct{}
+
+// stepNote holds a step's note; an abandoned step may still write it.
+type stepNote struct {
+	mu sync.Mutex
+	s  string
+}
+
+func (n *stepNote) get() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.s
+}
+
+// Note records a short result of the step running with ctx, which the
+// summary shows after the step's outcome — "name: ok (note) in 3ms" — for
+// what a step did besides succeeding or losing work, such as "handed off 12
+// task(s) to River". A later call replaces the note; outside a step, Note
+// does nothing. Notes are cut to 256 bytes of valid UTF-8.
+func Note(ctx context.Context, note string) {
+	if n, ok := ctx.Value(noteKey{}).(*stepNote); ok {
+		note = strings.ToValidUTF8(note, "\uFFFD")
+		for len(note) > maxNote {
+			_, size := utf8.DecodeLastRuneInString(note)
+			note = note[:len(note)-size]
+		}
+		n.mu.Lock()
+		n.s = note
+		n.mu.Unlock()
+	}
 }
 
 // run calls the step on its own goroutine so that a step that ignores its
@@ -83,6 +123,8 @@ func (st *step) run(ctx context.Context, bound time.Duration, log *zap.Logger) O
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
+	note := &stepNote{}
+	ctx = context.WithValue(ctx, noteKey{}, note)
 	done := make(chan error, 1)
 	go callStep(ctx, st.fn, done)
 	var err error
@@ -95,7 +137,7 @@ func (st *step) run(ctx context.Context, bound time.Duration, log *zap.Logger) O
 			err = fmt.Errorf("%w after %v", ErrStepTimeout, bound)
 		}
 	}
-	out := Outcome{Name: st.name, Bound: bound, Duration: time.Since(start), Err: err}
+	out := Outcome{Name: st.name, Bound: bound, Duration: time.Since(start), Err: err, Note: note.get()}
 	st.log(out, log)
 	return out
 }
