@@ -71,6 +71,10 @@ type Batcher[T any] struct {
 	rate     float64       // items per second of recent writes; 0 before the first
 	freed    chan struct{} // closed and replaced when room frees
 	timerSet bool
+	inWrite  []T  // the batch being written
+	keep     bool // KeepUnwritten: a hand-off takes what the stop leaves
+	kept     []T  // batches whose write failed since the drain began, when keep
+	taken    bool // Unwritten has run
 
 	n batcherCounts
 }
@@ -226,8 +230,9 @@ func (b *Batcher[T]) writeLocked() {
 	n := min(len(b.buf), b.cfg.MaxBatch)
 	batch := b.buf[:n:n]
 	b.buf = append(make([]T, 0, max(len(b.buf)-n, b.cfg.MaxBatch)), b.buf[n:]...)
-	b.writing = n
+	b.writing, b.inWrite = n, batch
 	if err := b.hold.Go(func(ctx context.Context) error { return b.store(ctx, batch) }); err != nil {
+		b.keepLocked(batch)
 		b.settleLocked(batch, &b.n.lost, 0) // the drain gave up: nothing can run it
 	}
 }
@@ -243,6 +248,9 @@ func (b *Batcher[T]) store(ctx context.Context, batch []T) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if err != nil {
+		b.keepLocked(batch)
+	}
 	b.settleLocked(batch, done, took)
 	if err != nil {
 		return fmt.Errorf("flush of %d item(s): %w", len(batch), err)
@@ -265,7 +273,7 @@ func (b *Batcher[T]) settleLocked(batch []T, done *atomic.Int64, took time.Durat
 			b.rate = 0.7*b.rate + 0.3*r
 		}
 	}
-	b.writing = 0
+	b.writing, b.inWrite = 0, nil
 	close(b.freed)
 	b.freed = make(chan struct{})
 	b.scheduleLocked()
@@ -289,10 +297,47 @@ func (b *Batcher[T]) drainBegan() {
 
 // lostInStop is what the stop lost of what this batcher accepted: items
 // whose write failed since the drain began, could not be run, or is not
-// done.
+// done. With KeepUnwritten, nothing: a hand-off keeps them.
 func (b *Batcher[T]) lostInStop() int {
 	b.mu.Lock()
-	pending := b.pendingLocked()
+	pending, keep := b.pendingLocked(), b.keep
 	b.mu.Unlock()
+	if keep {
+		return 0
+	}
 	return int(b.n.failed.Load()-b.n.failedAtDrain.Load()+b.n.lost.Load()) + pending
+}
+
+// KeepUnwritten makes the batcher keep what a stop leaves unwritten — items
+// not yet handed to a write, the write in progress, and batches whose write
+// failed once the drain began — for a hand-off (fxasyncriver) to take with
+// Unwritten after the drain. The drain then counts none of them as lost:
+// the hand-off reports what it could not keep. Call it before the drain.
+func (b *Batcher[T]) KeepUnwritten() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.keep = true
+}
+
+// Unwritten returns, once, the items KeepUnwritten kept, and forgets them;
+// call it after the drain. A write still in progress then (one that ignores
+// its context) is included, and may yet commit: what a hand-off stores from
+// Unwritten is at least once.
+func (b *Batcher[T]) Unwritten() []T {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.taken {
+		return nil
+	}
+	b.taken = true
+	out := append(append(b.kept, b.inWrite...), b.buf...)
+	b.kept, b.buf = nil, nil
+	return out
+}
+
+// keepLocked keeps a batch that a stop failed to write, when asked to.
+func (b *Batcher[T]) keepLocked(batch []T) {
+	if b.keep && b.closed && !b.taken {
+		b.kept = append(b.kept, batch...)
+	}
 }

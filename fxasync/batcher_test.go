@@ -189,3 +189,45 @@ func TestBatcherLosesNothingAcrossAStop(t *testing.T) {
 		assert.Zero(t, b.Stats().Failed)
 	}
 }
+
+// With KeepUnwritten, a stop whose bound cuts the writes short loses
+// nothing: every accepted item is either written or returned, once, by
+// Unwritten — the batch cut off, the batches not started — and the drain
+// reports no loss.
+func TestBatcherKeepsWhatTheStopLeavesUnwritten(t *testing.T) {
+	s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithDrainTimeout(50*time.Millisecond),
+		fxasync.WithGrace(10*time.Millisecond))
+	st := &store{}
+	var writes atomic.Int64
+	b := fxasync.NewBatcher(s, "rows", func(ctx context.Context, items []int) error {
+		if writes.Add(1) > 2 { // the third write hangs until the bound cancels it
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return st.write(ctx, items)
+	}, fxasync.BatcherConfig{MaxBatch: 10, MaxDelay: time.Hour, MaxPending: 1000})
+	b.KeepUnwritten()
+	for i := range 95 {
+		require.NoError(t, b.TryAdd(i))
+	}
+	err := s.Drain(context.Background())
+	require.Error(t, err, "the bound cut the drain short")
+	assert.Empty(t, s.LastDrain().Lost, "kept, not lost")
+
+	left := b.Unwritten()
+	assert.Nil(t, b.Unwritten(), "once")
+	seen := map[int]int{}
+	st.mu.Lock()
+	for item, n := range st.rows {
+		seen[item] += n
+	}
+	st.mu.Unlock()
+	for _, item := range left {
+		seen[item]++
+	}
+	require.Len(t, seen, 95)
+	for item, n := range seen {
+		require.Equal(t, 1, n, "item %d written or returned exactly once", item)
+	}
+	assert.Len(t, left, 75, "two batches of 10 written")
+}
