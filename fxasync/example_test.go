@@ -148,3 +148,17 @@ func ExampleWithLabelLimit() {
 	// second tracing-stream task: true
 	// log-usage task: <nil>
 }
+
+// A hand-off to a durable queue (fxasyncriver) registers its figures with
+// the scheduler, where exporters read them without depending on the queue.
+func ExampleScheduler_HandOffs() {
+	s := fxasync.New()
+	s.AddHandOff(func() []fxasync.HandOffStats {
+		return []fxasync.HandOffStats{{Kind: "usage-row", Fast: 41, ClaimsLost: 1, ByQueue: 1}}
+	})
+	for _, h := range s.HandOffs() {
+		fmt.Printf("%s: fast %d, by the queue %d\n", h.Kind, h.Fast, h.ByQueue)
+	}
+	// Output:
+	// usage-row: fast 41, by the queue 1
+}

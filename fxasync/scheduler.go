@@ -48,6 +48,7 @@ type Scheduler struct {
 
 	mu       sync.Mutex
 	batchers []statser
+	handOffs []func() []HandOffStats
 }
 
 // New returns a Scheduler configured by opts, applied in order.

@@ -18,6 +18,8 @@
 //	fxasync_batch_items_pending{batcher}         gauge, items accepted and not yet written
 //	fxasync_batch_items_total{batcher,outcome}   counter; outcome: added, rejected, flushed, failed, lost
 //	fxasync_batch_size{batcher}                  histogram of items per flush
+//	fxasync_handoff_tasks_total{kind,outcome}    counter; outcome: inserted, fast, claim_lost, deferred,
+//	                                             memory, spilled, by_queue (see fxasync.HandOffStats)
 //
 // Labels share the scheduler's cap on distinct labels (fxasync.WithMaxLabels):
 // past it, tasks are counted under fxasync.OverflowLabel, so a dynamic label
@@ -53,6 +55,8 @@ var (
 		"Items a batcher accepted and has not written yet.", []string{"batcher"}, nil)
 	batchItemsDesc = prometheus.NewDesc("fxasync_batch_items_total",
 		"Items handed to a batcher, by what became of them.", []string{"batcher", "outcome"}, nil)
+	handOffDesc = prometheus.NewDesc("fxasync_handoff_tasks_total",
+		"Tasks of a kind handed to a durable queue (fxasyncriver), by what became of them.", []string{"kind", "outcome"}, nil)
 	batchSizeDesc = prometheus.NewDesc("fxasync_batch_size",
 		"Items per flush.", []string{"batcher"}, nil)
 )
@@ -65,7 +69,7 @@ func NewCollector(s *fxasync.Scheduler) *Collector { return &Collector{s: s} }
 
 // Describe sends the descriptors of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{waitingDesc, drainLostDesc, batchPendingDesc, batchItemsDesc, batchSizeDesc,
+	for _, d := range []*prometheus.Desc{waitingDesc, drainLostDesc, batchPendingDesc, batchItemsDesc, batchSizeDesc, handOffDesc,
 		pendingDesc, inFlightDesc, totalDesc, durationDesc, drainDurationDesc, drainAbandonedDesc} {
 		ch <- d
 	}
@@ -93,6 +97,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, b := range c.s.Batchers() {
 		collectBatcher(ch, b)
+	}
+	for _, h := range c.s.HandOffs() {
+		for _, o := range []struct {
+			name string
+			n    int64
+		}{{"inserted", h.Inserted}, {"fast", h.Fast}, {"claim_lost", h.ClaimsLost}, {"deferred", h.Deferred},
+			{"memory", h.Memory}, {"spilled", h.Spilled}, {"by_queue", h.ByQueue}} {
+			ch <- metric(handOffDesc, prometheus.CounterValue, float64(o.n), h.Kind, o.name)
+		}
 	}
 }
 

@@ -186,3 +186,34 @@ fxasync_drain_lost{label="late"} 1
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want),
 		"fxasync_batch_items_total", "fxasync_batch_size", "fxasync_drain_lost"))
 }
+
+// A hand-off's figures are exported per kind and outcome; a kind that is not
+// valid UTF-8 does not fail the scrape.
+func TestCollectorHandOffs(t *testing.T) {
+	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(fxasyncprom.NewCollector(s)))
+	s.AddHandOff(func() []fxasync.HandOffStats {
+		return []fxasync.HandOffStats{{Kind: "usage-row", Inserted: 5, Fast: 3, ClaimsLost: 1, Deferred: 1, Memory: 7,
+			Spilled: 2, ByQueue: 4}, {Kind: "bad\xff", Fast: 1}}
+	})
+	want := `
+# HELP fxasync_handoff_tasks_total Tasks of a kind handed to a durable queue (fxasyncriver), by what became of them.
+# TYPE fxasync_handoff_tasks_total counter
+fxasync_handoff_tasks_total{kind="usage-row",outcome="by_queue"} 4
+fxasync_handoff_tasks_total{kind="usage-row",outcome="claim_lost"} 1
+fxasync_handoff_tasks_total{kind="usage-row",outcome="deferred"} 1
+fxasync_handoff_tasks_total{kind="usage-row",outcome="fast"} 3
+fxasync_handoff_tasks_total{kind="usage-row",outcome="inserted"} 5
+fxasync_handoff_tasks_total{kind="usage-row",outcome="memory"} 7
+fxasync_handoff_tasks_total{kind="usage-row",outcome="spilled"} 2
+fxasync_handoff_tasks_total{kind="bad�",outcome="by_queue"} 0
+fxasync_handoff_tasks_total{kind="bad�",outcome="claim_lost"} 0
+fxasync_handoff_tasks_total{kind="bad�",outcome="deferred"} 0
+fxasync_handoff_tasks_total{kind="bad�",outcome="fast"} 1
+fxasync_handoff_tasks_total{kind="bad�",outcome="inserted"} 0
+fxasync_handoff_tasks_total{kind="bad�",outcome="memory"} 0
+fxasync_handoff_tasks_total{kind="bad�",outcome="spilled"} 0
+`
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want), "fxasync_handoff_tasks_total"))
+}
