@@ -44,30 +44,45 @@ func (k *Kind[T]) claimAndRun(ctx context.Context, id int64, args T) (settled bo
 		k.stats.deferred.Add(1)
 		return false, nil // stopped: the job is River's
 	}
-	if err := k.prepare(ctx, args); err != nil {
-		return false, k.leave(ctx, err)
-	}
-	tx, err := k.h.db.BeginTx(ctx, nil)
-	if err != nil {
-		return false, k.leave(ctx, err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	claimed, err := k.h.claim(ctx, tx, id)
-	if err == nil && !claimed {
+	err = k.inTx(ctx, args, func(tx *sql.Tx) (bool, error) { return k.h.claim(ctx, tx, id) })
+	switch {
+	case errors.Is(err, errNotClaimed):
 		k.stats.claimsLost.Add(1)
 		return true, nil // River ran it, or runs it
-	}
-	if err == nil {
-		err = k.handle(ctx, tx, args)
-	}
-	if err == nil {
-		err = tx.Commit()
-	}
-	if err != nil {
+	case err != nil:
 		return false, k.leave(ctx, err)
 	}
 	k.stats.fast.Add(1)
 	return true, nil
+}
+
+// errNotClaimed is inTx's error when the claim found River owns the job.
+var errNotClaimed = errors.New("job not claimed")
+
+// inTx runs the Before work, then, in one transaction, the claim (when not
+// nil) and the handler, and commits.
+func (k *Kind[T]) inTx(ctx context.Context, args T, claim func(*sql.Tx) (bool, error)) error {
+	if err := k.prepare(ctx, args); err != nil {
+		return err
+	}
+	tx, err := k.h.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if claim != nil {
+		claimed, err := claim(tx)
+		if err != nil {
+			return err
+		}
+		if !claimed {
+			return errNotClaimed
+		}
+	}
+	if err := k.handle(ctx, tx, args); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // claim deletes job id in tx if River never tried it: still leased

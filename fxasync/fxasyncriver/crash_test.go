@@ -156,7 +156,7 @@ func TestPostgresSurvivorRunsAKilledClientsTasks(t *testing.T) {
 	t.Logf("killed with %d committed, %d written", len(keys), before)
 	survivor.settle(t)
 	assertExactlyOnce(t, db, Postgres, keys)
-	t.Logf("survivor's River ran %d", survivor.h.Stats()[0].ByRiver)
+	t.Logf("survivor's River ran %d", survivor.h.Stats()[0].ByQueue)
 }
 
 // Postgres, two clients racing for the same jobs: written once.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fxtools/background/fxasync"
+	"github.com/fxtools/background/fxshutdown"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
@@ -89,9 +90,12 @@ type Handoff struct {
 	kinds   map[string]*kindStats
 	err     error // the first registration error: Start returns it
 
-	mu     sync.Mutex
-	client *river.Client[*sql.Tx] // between Start and Stop
-	out    map[int64]struct{}     // fast-path jobs started and not settled
+	mu       sync.Mutex
+	client   *river.Client[*sql.Tx] // between Start and Stop
+	out      map[int64]struct{}     // fast-path jobs started and not settled
+	live     map[uint64]spilled     // in-memory tasks not settled
+	liveSeq  uint64
+	batchers []func() []spilled // SpillBatcher's: take a batcher's unwritten items
 }
 
 // New returns a Handoff that keeps jobs in db, next to the tables the
@@ -102,8 +106,19 @@ func New(db *sql.DB, s *fxasync.Scheduler, cfg Config) *Handoff {
 	if cfg.Dialect == Postgres {
 		d = riverdatabasesql.New(db)
 	}
-	return &Handoff{db: db, sched: s, cfg: cfg, driver: d, workers: river.NewWorkers(),
-		kinds: map[string]*kindStats{}, out: map[int64]struct{}{}}
+	h := &Handoff{db: db, cfg: cfg, driver: d, workers: river.NewWorkers(),
+		kinds: map[string]*kindStats{}, out: map[int64]struct{}{}, live: map[uint64]spilled{}}
+	h.setScheduler(s)
+	return h
+}
+
+// setScheduler gives h the scheduler its tasks run on, which reports h's
+// figures too.
+func (h *Handoff) setScheduler(s *fxasync.Scheduler) {
+	h.sched = s
+	if s != nil {
+		s.AddHandOff(h.Stats)
+	}
 }
 
 // Start migrates River's tables, makes leftover jobs runnable (SQLite) and
@@ -140,10 +155,13 @@ func (h *Handoff) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop makes the fast-path jobs that did not settle runnable at once (a
-// replica sharing the database takes them; with SQLite, the next start),
-// then stops River: a soft stop for half of ctx's time, then a hard one.
-// Call it after the scheduler's drain.
+// Stop hands to River, in one transaction, the in-memory tasks and batcher
+// items the drain cut short, makes the fast-path jobs that did not settle
+// runnable at once (a replica sharing the database takes them; with
+// SQLite, the next start), then stops River: a soft stop for half of ctx's
+// time, then a hard one. Call it after the scheduler's drain. In an
+// fxshutdown step, the summary notes what was handed off; a failed spill
+// returns a *SpillError, which the summary counts as lost.
 func (h *Handoff) Stop(ctx context.Context) error {
 	h.mu.Lock()
 	c := h.client
@@ -152,13 +170,16 @@ func (h *Handoff) Stop(ctx context.Context) error {
 	if c == nil {
 		return nil
 	}
-	errRetry := h.release(ctx, c)
+	spilled, errSpill := h.spill(ctx, c)
+	released, errRelease := h.release(ctx, c)
+	fxshutdown.Note(ctx, handedOff(spilled, released))
 	soft, cancel := halfOf(ctx)
 	defer cancel()
-	if err := c.Stop(soft); err == nil || ctx.Err() != nil {
-		return errors.Join(errRetry, err)
+	err := c.Stop(soft)
+	if err != nil && ctx.Err() == nil {
+		err = c.StopAndCancel(ctx)
 	}
-	return errors.Join(errRetry, c.StopAndCancel(ctx))
+	return errors.Join(errSpill, errRelease, err)
 }
 
 // started returns River's client, or nil outside Start…Stop.

@@ -92,7 +92,7 @@ func TestClaimAfterRiverCompletedDoesNotWriteTwice(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit())
 	r.runNowByRiver(t)
-	require.Eventually(t, func() bool { return r.h.Stats()[0].ByRiver == 1 }, 30*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return r.h.Stats()[0].ByQueue == 1 }, 30*time.Second, 10*time.Millisecond)
 	j.Run(context.Background()) // late: River completed it
 	r.settle(t)
 	rows, _ := effects(t, r.db)
@@ -149,7 +149,7 @@ func raceRounds(t *testing.T, rigs []*rig, rounds, n int) {
 	var fast, byRiver, lost, deferred int64
 	for _, r := range rigs {
 		st := r.h.Stats()[0]
-		fast, byRiver, lost, deferred = fast+st.Fast, byRiver+st.ByRiver, lost+st.ClaimsLost, deferred+st.Deferred
+		fast, byRiver, lost, deferred = fast+st.Fast, byRiver+st.ByQueue, lost+st.ClaimsLost, deferred+st.Deferred
 	}
 	assert.Equal(t, int64(rounds*n), fast+byRiver, "written by the fast path or River")
 	assert.Positive(t, lost, "River won no race: the test raced nothing")

@@ -29,7 +29,7 @@ var Module = fx.Module("fxasyncriver",
 	// Built before the scheduler, so its stop runs after the drain; it
 	// gets the scheduler once both are built.
 	fxasync.DrainBefore[*Handoff](),
-	fx.Invoke(func(h *Handoff, s *fxasync.Scheduler) { h.sched = s }),
+	fx.Invoke(func(h *Handoff, s *fxasync.Scheduler) { h.setScheduler(s) }),
 )
 
 // Params are what NewFromParams takes from the graph.

@@ -6,38 +6,28 @@ import (
 	"maps"
 	"slices"
 	"sync/atomic"
+
+	"github.com/fxtools/background/fxasync"
 )
 
-// kindStats are a kind's counters, written by its submissions, fast paths
-// and River's worker.
+// kindStats are a kind's counters, written by its submissions, fast paths,
+// in-memory runs, the stop's spill and River's worker.
 type kindStats struct {
-	inserted, fast, claimsLost, deferred, byRiver atomic.Int64
+	inserted, fast, claimsLost, deferred, memory, spilled, byRiver atomic.Int64
 }
 
-// KindStats are a kind's figures since New.
-type KindStats struct {
-	Kind string
-	// Inserted counts durable tasks inserted (their transaction may have
-	// rolled back).
-	Inserted int64
-	// Fast counts tasks the fast path claimed and wrote.
-	Fast int64
-	// ClaimsLost counts fast paths that found River had the job.
-	ClaimsLost int64
-	// Deferred counts fast paths that did not run or did not commit
-	// (refused, cancelled by the drain's bound, failed): River runs them.
-	Deferred int64
-	// ByRiver counts jobs River's workers ran to completion.
-	ByRiver int64
-}
+// KindStats are a kind's figures since New; ByQueue counts River's runs.
+type KindStats = fxasync.HandOffStats
 
-// Stats returns each registered kind's figures, sorted by kind.
+// Stats returns each registered kind's figures, sorted by kind. The
+// scheduler reports them too (fxasync.Scheduler.HandOffs), for exporters.
 func (h *Handoff) Stats() []KindStats {
 	out := make([]KindStats, 0, len(h.kinds))
 	for _, k := range slices.Sorted(maps.Keys(h.kinds)) {
 		s := h.kinds[k]
 		out = append(out, KindStats{Kind: k, Inserted: s.inserted.Load(), Fast: s.fast.Load(),
-			ClaimsLost: s.claimsLost.Load(), Deferred: s.deferred.Load(), ByRiver: s.byRiver.Load()})
+			ClaimsLost: s.claimsLost.Load(), Deferred: s.deferred.Load(), Memory: s.memory.Load(),
+			Spilled: s.spilled.Load(), ByQueue: s.byRiver.Load()})
 	}
 	return out
 }

@@ -83,13 +83,14 @@ func (h *Handoff) retryLeased(ctx context.Context, c *river.Client[*sql.Tx], kin
 	}
 }
 
-// release makes the fast-path jobs that did not settle runnable at once.
-func (h *Handoff) release(ctx context.Context, c *river.Client[*sql.Tx]) error {
+// release makes the fast-path jobs that did not settle runnable at once,
+// and returns how many.
+func (h *Handoff) release(ctx context.Context, c *river.Client[*sql.Tx]) (int, error) {
 	h.mu.Lock()
 	left := slices.Collect(maps.Keys(h.out))
 	clear(h.out)
 	h.mu.Unlock()
-	return h.retry(ctx, c, left)
+	return len(left), h.retry(ctx, c, left)
 }
 
 // retry makes jobs runnable now, in one transaction.

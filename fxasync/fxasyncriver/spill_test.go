@@ -1,0 +1,72 @@
+package fxasyncriver
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/fxtools/background/fxasync"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+)
+
+// The drain's bound cuts short 50 in-memory tasks and a batcher's 30 items
+// (their writes wait for the bound): the drain counts nothing lost, Stop
+// hands all 80 to River, and a restart on the same file writes each once.
+func TestStopSpillsWhatTheDrainCutShort(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.db")
+	db, err := openSQLite(path)
+	require.NoError(t, err)
+	s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithDrainTimeout(100*time.Millisecond))
+	h := New(db, s, Config{})
+	untilCut := func(ctx context.Context, _ effect) error { <-ctx.Done(); return ctx.Err() }
+	k := Register(h, writeEffect(SQLite)).Before(untilCut)
+	b := fxasync.NewBatcher(s, "effects", func(ctx context.Context, es []effect) error { return untilCut(ctx, es[0]) },
+		fxasync.BatcherConfig{MaxBatch: 10})
+	SpillBatcher(k, b)
+	require.NoError(t, h.Start(context.Background()))
+	for i := range 50 {
+		require.NoError(t, k.Go(context.Background(), effect{Key: fmt.Sprint("task-", i)}))
+	}
+	for i := range 30 {
+		require.NoError(t, b.Add(context.Background(), effect{Key: fmt.Sprint("item-", i)}))
+	}
+	require.Error(t, s.Drain(context.Background()), "the bound cut the drain short")
+	assert.Empty(t, s.LastDrain().Lost, "cut short, not lost")
+	require.NoError(t, h.Stop(context.Background()))
+	assert.Equal(t, int64(80), h.Stats()[0].Spilled)
+	assert.Zero(t, h.Stats()[0].Memory)
+	rows, _ := effects(t, db)
+	assert.Zero(t, rows)
+	require.NoError(t, db.Close())
+
+	db, err = openSQLite(path)
+	require.NoError(t, err)
+	r := newRig(t, db, Config{}) // the restart: River runs what was spilled
+	r.settle(t)
+	rows, distinct := effects(t, db)
+	assert.Equal(t, 80, rows)
+	assert.Equal(t, 80, distinct)
+	assert.Equal(t, int64(80), r.h.Stats()[0].ByQueue)
+}
+
+// In-memory tasks that finish are written once and spill nothing; a
+// handler's error is the scheduler's failure, not a hand-off.
+func TestInMemoryTasksWriteOnce(t *testing.T) {
+	r := sqliteRig(t, Config{})
+	for i := range 100 {
+		require.NoError(t, r.kind.Go(context.Background(), effect{Key: fmt.Sprint(i)}))
+	}
+	r.settle(t)
+	rows, distinct := effects(t, r.db)
+	assert.Equal(t, 100, rows)
+	assert.Equal(t, 100, distinct)
+	assert.Equal(t, int64(100), r.h.Stats()[0].Memory)
+	r.h.mu.Lock()
+	assert.Empty(t, r.h.live, "nothing left to spill")
+	r.h.mu.Unlock()
+}
+
