@@ -69,4 +69,3 @@ func TestInMemoryTasksWriteOnce(t *testing.T) {
 	assert.Empty(t, r.h.live, "nothing left to spill")
 	r.h.mu.Unlock()
 }
-
