@@ -80,9 +80,9 @@ type Batcher[T any] struct {
 }
 
 type batcherCounts struct {
-	added, rejected, flushed, failed, lost, batches atomic.Int64
-	failedAtDrain                                   atomic.Int64
-	sizes                                           [len(BatchSizeBounds) + 1]atomic.Int64
+	added, rejected, flushed, failed, lost, kept, batches atomic.Int64
+	failedAtDrain                                         atomic.Int64
+	sizes                                                 [len(BatchSizeBounds) + 1]atomic.Int64
 }
 
 // NewBatcher returns a Batcher that writes items with write, in tasks of s
@@ -232,8 +232,11 @@ func (b *Batcher[T]) writeLocked() {
 	b.buf = append(make([]T, 0, max(len(b.buf)-n, b.cfg.MaxBatch)), b.buf[n:]...)
 	b.writing, b.inWrite = n, batch
 	if err := b.hold.Go(func(ctx context.Context) error { return b.store(ctx, batch) }); err != nil {
-		b.keepLocked(batch)
-		b.settleLocked(batch, &b.n.lost, 0) // the drain gave up: nothing can run it
+		lost := &b.n.lost // the drain gave up: nothing can run it
+		if b.keepLocked(batch) {
+			lost = &b.n.kept
+		}
+		b.settleLocked(batch, lost, 0)
 	}
 }
 
@@ -248,8 +251,9 @@ func (b *Batcher[T]) store(ctx context.Context, batch []T) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err != nil {
-		b.keepLocked(batch)
+	if err != nil && b.keepLocked(batch) {
+		b.settleLocked(batch, &b.n.kept, 0)
+		return nil // kept for the hand-off: not a failure
 	}
 	b.settleLocked(batch, done, took)
 	if err != nil {
@@ -335,9 +339,12 @@ func (b *Batcher[T]) Unwritten() []T {
 	return out
 }
 
-// keepLocked keeps a batch that a stop failed to write, when asked to.
-func (b *Batcher[T]) keepLocked(batch []T) {
-	if b.keep && b.closed && !b.taken {
-		b.kept = append(b.kept, batch...)
+// keepLocked keeps a batch that a stop failed to write, when asked to, and
+// reports whether it did.
+func (b *Batcher[T]) keepLocked(batch []T) bool {
+	if !b.keep || !b.closed || b.taken {
+		return false
 	}
+	b.kept = append(b.kept, batch...)
+	return true
 }

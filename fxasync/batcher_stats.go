@@ -21,6 +21,7 @@ type BatcherStats struct {
 	Flushed  int64   // written
 	Failed   int64   // in a batch whose write failed or panicked
 	Lost     int64   // in a batch that could not run: the drain had given up
+	Kept     int64   // in a batch a stop cut short, kept for a hand-off (KeepUnwritten)
 	Pending  int64   // accepted and not yet written
 	Limit    int64   // how many may be pending now: MaxPending, or less at a slow write rate
 	Rate     float64 // items written per second, recently
@@ -37,7 +38,7 @@ func (b *Batcher[T]) Stats() BatcherStats {
 	pending, limit, rate := b.pendingLocked(), b.limitLocked(), b.rate
 	b.mu.Unlock()
 	s := BatcherStats{Label: b.label, Added: b.n.added.Load(), Rejected: b.n.rejected.Load(),
-		Flushed: b.n.flushed.Load(), Failed: b.n.failed.Load(), Lost: b.n.lost.Load(),
+		Flushed: b.n.flushed.Load(), Failed: b.n.failed.Load(), Lost: b.n.lost.Load(), Kept: b.n.kept.Load(),
 		Pending: int64(pending), Limit: int64(limit), Rate: rate, Batches: b.n.batches.Load(),
 		Sizes: make([]int64, len(b.n.sizes))}
 	for i := range b.n.sizes {

@@ -231,3 +231,21 @@ func TestBatcherKeepsWhatTheStopLeavesUnwritten(t *testing.T) {
 	}
 	assert.Len(t, left, 75, "two batches of 10 written")
 }
+
+// A batch kept for a hand-off is not a failure: not counted failed, not
+// logged by the scheduler as one.
+func TestBatcherKeptBatchIsNotAFailure(t *testing.T) {
+	s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithDrainTimeout(20*time.Millisecond))
+	b := fxasync.NewBatcher(s, "rows", func(ctx context.Context, _ []int) error { <-ctx.Done(); return ctx.Err() },
+		fxasync.BatcherConfig{MaxBatch: 5})
+	b.KeepUnwritten()
+	for i := range 5 {
+		require.NoError(t, b.TryAdd(i))
+	}
+	_ = s.Drain(context.Background())
+	st := b.Stats()
+	assert.Zero(t, st.Failed)
+	assert.Equal(t, int64(5), st.Kept)
+	assert.Zero(t, s.Stats().Labels[0].Failed, "the task returned nil")
+	assert.Len(t, b.Unwritten(), 5)
+}
