@@ -135,8 +135,13 @@ func (h *Handoff) Start(ctx context.Context) error {
 		Workers:             h.workers,
 		Logger:              h.cfg.Logger,
 		FetchOnlyKnownKinds: true,
-		FetchPollInterval:   h.cfg.PollInterval,
-		FetchCooldown:       min(h.cfg.PollInterval, river.FetchCooldownDefault),
+		// No listener: River's SQLite listener polls every 50 ms, on the one
+		// connection the application's writes need (it cut a slow database's
+		// drain short in the example's overload test). River only keeps and
+		// catches up here; polling every PollInterval is enough.
+		PollOnly:          true,
+		FetchPollInterval: h.cfg.PollInterval,
+		FetchCooldown:     min(h.cfg.PollInterval, river.FetchCooldownDefault),
 	})
 	if err != nil {
 		return fmt.Errorf("fxasyncriver: %w", err)
