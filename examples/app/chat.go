@@ -115,7 +115,7 @@ func (h *Handlers) logUsage(ctx context.Context, u Usage) error {
 	case h.cfg.SyncLog:
 		return h.db.InsertUsage(ctx, u)
 	case h.w.Durable != nil:
-		return h.w.Durable.Submit(ctx, usageRow(u))
+		return h.w.Durable.Submit(ctx, u)
 	}
 	return h.w.Usage.Add(ctx, u)
 }

@@ -1,7 +1,7 @@
 package main
 
-// This file holds -durable: usage rows as a durable task kind, kept by
-// River in the service's own database until written.
+// This file holds the hand-off of usage rows to River: a registered kind,
+// durable with -durable, and otherwise spilled at the drain's bound.
 
 import (
 	"context"
@@ -11,30 +11,38 @@ import (
 	"go.uber.org/fx"
 )
 
-// usageRow is a usage row as a durable task's args.
-type usageRow Usage
+// Kind names usage rows as River's jobs.
+func (Usage) Kind() string { return "usage-row" }
 
-func (usageRow) Kind() string { return "usage-row" }
-
-// durableOptions wires the hand-off: River shares the service's *sql.DB,
-// starts after it, and stops after the drain and before the database
-// closes.
-func durableOptions(cfg Config) fx.Option {
-	if !cfg.Durable {
+// handOffOptions wires the hand-off when usage goes through the background:
+// River shares the service's *sql.DB, starts after it, and stops after the
+// drain and before the database closes. By default usage rows are batched
+// in memory and what the drain's bound cuts short is handed to River; with
+// -durable each row is a job committed before the answer.
+func handOffOptions(cfg Config) fx.Option {
+	if cfg.NoUsage || cfg.SyncLog {
 		return fx.Options()
 	}
 	return fx.Options(
 		fx.Provide(func(d *DB) *sql.DB { return d.db }),
 		fxasyncriver.Module,
-		fx.Invoke(func(w *Writers, h *fxasyncriver.Handoff, d *DB) { w.Durable = registerUsage(h, d) }),
+		fx.Invoke(func(w *Writers, h *fxasyncriver.Handoff, d *DB) {
+			k := registerUsage(h, d)
+			if cfg.Durable {
+				w.Durable = k
+			} else {
+				fxasyncriver.SpillBatcher(k, w.Usage)
+			}
+		}),
 	)
 }
 
-// registerUsage registers usage rows as a durable kind. The write delay
+// registerUsage registers usage rows as a kind: River's worker (and the
+// fast path, with -durable) writes one row per job. The write delay
 // (-log-delay) is spent before the transaction: it must not hold SQLite's
 // one connection, which River's own queries share.
-func registerUsage(h *fxasyncriver.Handoff, d *DB) *fxasyncriver.Kind[usageRow] {
-	return fxasyncriver.Register(h, func(ctx context.Context, tx *sql.Tx, u usageRow) error {
-		return d.insertUsageTx(ctx, tx, []Usage{Usage(u)})
-	}).Before(func(ctx context.Context, _ usageRow) error { return d.wait(ctx) })
+func registerUsage(h *fxasyncriver.Handoff, d *DB) *fxasyncriver.Kind[Usage] {
+	return fxasyncriver.Register(h, func(ctx context.Context, tx *sql.Tx, u Usage) error {
+		return d.insertUsageTx(ctx, tx, []Usage{u})
+	}).Before(func(ctx context.Context, _ Usage) error { return d.wait(ctx) })
 }

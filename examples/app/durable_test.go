@@ -46,6 +46,41 @@ func TestE2EDurableSurvivesSIGKILL(t *testing.T) {
 	}
 }
 
+// Default (in-memory) usage, writes of 3 s and a drain bound of 500 ms:
+// 200 requests answered, SIGTERM. The drain's bound cuts the writes short,
+// the stop hands the rows to River, exits 0 and its summary says so; the
+// restart writes every answered request's row exactly once.
+func TestE2EDrainBoundHandsUsageToRiver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the service")
+	}
+	bin := buildService(t)
+	dbPath := filepath.Join(t.TempDir(), "spill.db")
+	p := startService(t, bin, "-db", dbPath, "-log-delay", "3s", "-drain-timeout", "500ms")
+	ids := chatIDs(t, p.addr, 200)
+	require.Len(t, ids, 200, "answered")
+	code, _ := p.stop(t)
+	log := p.logs()
+	require.Equal(t, 0, code, log)
+	written := countRows(t, dbPath, "model_usage")
+	summary := lineWith(log, `"msg":"shutdown finished"`)
+	assert.Contains(t, summary, `"lost":0`, log)
+	assert.Contains(t, summary, fmt.Sprintf(`durable-handoff: ok (handed off %d task(s) to River)`, len(ids)-written), log)
+
+	start := time.Now()
+	p = startService(t, bin, "-db", dbPath)
+	require.Eventually(t, func() bool { return countRows(t, dbPath, "model_usage") >= len(ids) }, 30*time.Second, 50*time.Millisecond)
+	t.Logf("%d rows written before the stop; the restart wrote the %d handed off in %v", written, len(ids)-written,
+		time.Since(start).Round(time.Millisecond))
+	code, _ = p.stop(t)
+	require.Equal(t, 0, code, p.logs())
+	rows := usageIDs(t, dbPath)
+	assert.Len(t, rows, len(ids), "rows")
+	for _, id := range ids {
+		assert.Equal(t, 1, rows[id], "rows for %s", id)
+	}
+}
+
 // chatIDs sends n concurrent chat requests and returns the ids of those
 // answered 200.
 func chatIDs(t *testing.T, addr string, n int) []string {

@@ -156,8 +156,10 @@ func TestE2ESIGTERMLosesNoUsage(t *testing.T) {
 }
 
 // With a drain timeout shorter than the writes, the stop still completes in
-// time, the warning names the stuck label, the summary states how many rows
-// were lost — exactly the rows missing — and the exit code says so.
+// time: the usage rows are handed off to River, and the trace events (no
+// hand-off) are lost: the warning names the stuck label, the summary
+// states how many events were lost — exactly the events missing — and the
+// exit code says so.
 func TestE2EDrainTimeoutShorterThanWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the service")
@@ -166,18 +168,36 @@ func TestE2EDrainTimeoutShorterThanWrites(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "e2e.db")
 	p := startService(t, bin, "-db", dbPath, "-log-delay", "20s", "-drain-timeout", "200ms")
 	require.Equal(t, 20, chat(t, p.addr, 20))
+	accepted := stream(t, p.addr, 30)
 	code, took := p.stop(t)
 	log := p.logs()
 	require.Equal(t, 3, code, "ExitLost; log:\n%s", log)
 	assert.Less(t, took, 10*time.Second, "the stop did not wait for the 20 s writes")
 	warn := lineWith(log, `"msg":"async tasks did not drain in time"`)
 	require.NotEmpty(t, warn, log)
-	assert.Contains(t, warn, `"running_at_bound":["usage-rows: `)
-	missing := 20 - countRows(t, dbPath, "model_usage")
-	assert.Equal(t, 20, missing, "every write waited 20 s")
+	assert.Contains(t, warn, `"running_at_bound":["`)
+	assert.Contains(t, warn, `stream-events: `)
+	assert.Zero(t, countRows(t, dbPath, "model_usage"), "every write waited 20 s")
+	missing := accepted - countRows(t, dbPath, "stream_events")
+	assert.Equal(t, 30, missing, "every write waited 20 s")
 	summary := lineWith(log, `"msg":"shutdown finished"`)
 	assert.Contains(t, summary, fmt.Sprintf(`"lost":%d`, missing))
-	assert.Contains(t, summary, fmt.Sprintf(`async-tasks: lost %d (fxasync: lost %d: [usage-rows: %d item(s)])`, missing, missing, missing))
+	assert.Contains(t, summary, fmt.Sprintf(`async-tasks: lost %d (fxasync: lost %d: [stream-events: %d item(s)])`, missing, missing, missing))
+	assert.Contains(t, summary, `durable-handoff: ok (handed off 20 task(s) to River)`)
+}
+
+// stream sends one trace stream of n events and returns how many were
+// accepted.
+func stream(t *testing.T, addr string, n int) int {
+	t.Helper()
+	body := strings.Repeat(`{"type":"span_event","payload":"x"}`+"\n", n)
+	resp, err := http.Post("http://"+addr+"/v1/traces/stream", "application/x-ndjson", strings.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var ans struct{ Accepted int }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ans))
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	return ans.Accepted
 }
 
 func lineWith(log, s string) string {

@@ -47,7 +47,7 @@ func options(cfg Config) []fx.Option {
 		fxasync.DrainBefore[*Pool](),
 		fxasync.DrainBefore[*Cache](),
 		fx.Provide(OpenDB, NewPool, NewCache, NewWriters, NewHandlers, NewServer),
-		durableOptions(cfg), // -durable: River keeps usage rows until written
+		handOffOptions(cfg), // River keeps the usage rows a stop or a crash would lose
 		fx.Invoke(func(*Server) {}),
 	}
 }

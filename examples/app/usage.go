@@ -13,7 +13,7 @@ type Writers struct {
 	Usage  *fxasync.Batcher[Usage]
 	Events *fxasync.Batcher[streamEvent]
 	// Durable is set with -durable: usage rows go through it instead.
-	Durable *fxasyncriver.Kind[usageRow]
+	Durable *fxasyncriver.Kind[Usage]
 }
 
 // NewWriters builds the batchers. The drain flushes them before the database
