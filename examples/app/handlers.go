@@ -68,7 +68,8 @@ type labelTasks struct {
 }
 
 // debugTasks answers per label: pending, waiting, running and the oldest few,
-// at most debugLabels labels, the ones with the most pending first. Its cost
+// at most debugLabels labels, the ones with the most pending first; then
+// the batchers, the hand-off to River per kind and the last drain. Its cost
 // is bounded by the scheduler's bound on pending tasks.
 func (h *Handlers) debugTasks(w http.ResponseWriter, _ *http.Request) {
 	st := h.sched.Stats()
@@ -94,7 +95,7 @@ func (h *Handlers) debugTasks(w http.ResponseWriter, _ *http.Request) {
 	sort.Slice(labels, func(i, j int) bool { return labels[i].Pending > labels[j].Pending })
 	writeJSON(w, http.StatusOK, map[string]any{
 		"pending": h.sched.Pending(), "total": st.Total, "labels": labels[:min(len(labels), debugLabels)],
-		"batchers": h.sched.Batchers(), "last_drain": h.sched.LastDrain(),
+		"batchers": h.sched.Batchers(), "handoffs": h.sched.HandOffs(), "last_drain": h.sched.LastDrain(),
 	})
 }
 
