@@ -3,7 +3,7 @@
 MODULES := . $(patsubst %/go.mod,%,$(wildcard */go.mod */*/go.mod))
 GOTEST_FLAGS ?= -race -count=1
 
-BENCH_MODULES := benchmarks examples/app
+BENCH_MODULES := benchmarks examples/app fxasync/fxasyncriver
 
 .PHONY: test vet fmt-check bench-smoke
 

@@ -26,8 +26,13 @@ out=results/$(date -u +%Y%m%dT%H%M%SZ).txt
   # The example service (its own module): rows/s through the batcher against
   # one task per row; latency and throughput with usage logging through the
   # batcher against none at all, 16 and 128 clients.
+  # With -durable (16 clients; each request commits a job on SQLite's one
+  # connection), and the request-path cost of one durable submit.
   (cd ../examples/app && go test -run '^$' -bench 'UsageRows' -benchtime 20000x -count "$COUNT" . &&
-    go test -run '^$' -bench 'ChatLoad/delay=0s/clients=.*/mode=(none|batch)$' -benchtime 20000x -count "$COUNT" .) \
+    go test -run '^$' -bench 'ChatLoad/delay=0s/clients=.*/mode=(none|batch)$' -benchtime 20000x -count "$COUNT" . &&
+    go test -run '^$' -bench 'ChatLoad/delay=0s/clients=16/mode=durable$' -benchtime 5000x -count "$COUNT" .) \
+    | grep -E '^Benchmark' || true
+  (cd ../fxasync/fxasyncriver && go test -run '^$' -bench 'Submit' -benchtime 5000x -count "$COUNT" .) \
     | grep -E '^Benchmark' || true
 } | tee "$out" >/dev/null
 echo "raw results: $out"

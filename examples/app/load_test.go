@@ -18,8 +18,9 @@ import (
 
 // BenchmarkChatLoad loads POST /v1/chat/completions over loopback HTTP with
 // 16 or 128 keep-alive clients and usage logged through the batcher
-// (mode=batch, the default), not at all (mode=none, -no-usage) or in the
-// handler (mode=sync, -sync-log), with a database that takes 0 or 5 ms per
+// (mode=batch, the default), not at all (mode=none, -no-usage), in the
+// handler (mode=sync, -sync-log) or as durable jobs (mode=durable,
+// -durable), with a database that takes 0 or 5 ms per
 // write. It reports the p50 and p99 latency and the throughput seen by the
 // clients, and for mode=batch the rows written per transaction.
 //
@@ -27,7 +28,7 @@ import (
 func BenchmarkChatLoad(b *testing.B) {
 	for _, delay := range []string{"0s", "5ms"} {
 		for _, clients := range []int{16, 128} {
-			for _, mode := range []string{"none", "batch", "sync"} {
+			for _, mode := range []string{"none", "batch", "sync", "durable"} {
 				b.Run(fmt.Sprintf("delay=%s/clients=%d/mode=%s", delay, clients, mode), func(b *testing.B) {
 					addr, w := startInProcess(b, delay, mode)
 					lat, took := load(b, addr, b.N, clients)
@@ -50,6 +51,8 @@ func startInProcess(b *testing.B, delay, mode string) (string, *Writers) {
 		args = append(args, "-sync-log")
 	case "none":
 		args = append(args, "-no-usage")
+	case "durable":
+		args = append(args, "-durable")
 	}
 	cfg, err := parseFlags(args)
 	if err != nil {

@@ -26,7 +26,7 @@ type rig struct {
 
 // newRig starts a hand-off on db; the test's cleanup drains the scheduler,
 // stops the hand-off and closes db, in that order.
-func newRig(t *testing.T, db *sql.DB, cfg Config) *rig {
+func newRig(t testing.TB, db *sql.DB, cfg Config) *rig {
 	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
 	h := New(db, s, cfg)
 	r := &rig{db: db, sched: s, h: h, kind: Register(h, writeEffect(cfg.Dialect))}

@@ -1,8 +1,8 @@
 // Command ratios reads `go test -bench` output whose last sub-benchmark level
 // is impl=NAME or mode=NAME and prints, per benchmark, CPU count and unit, the
 // median of each and its ratio to the baseline from the same input: the first
-// of impl=floor, mode=none (no usage logging), mode=task (one task per row)
-// that the benchmark has.
+// of impl=floor, mode=none (no usage logging), mode=task (one task per row),
+// mode=memory (an in-memory submit) that the benchmark has.
 package main
 
 import (
@@ -56,7 +56,7 @@ func main() {
 
 func print(k key, byImpl map[string][]float64) {
 	var floor float64
-	for _, base := range []string{"floor", "none", "task"} {
+	for _, base := range []string{"floor", "none", "task", "memory"} {
 		if v, ok := byImpl[base]; ok {
 			floor = median(v)
 			break
