@@ -96,6 +96,7 @@ type Handoff struct {
 	live     map[uint64]spilled     // in-memory tasks not settled
 	liveSeq  uint64
 	batchers []func() []spilled // SpillBatcher's: take a batcher's unwritten items
+	keeper   *leaseKeeper       // Postgres: between Start and Stop
 }
 
 // New returns a Handoff that keeps jobs in db, next to the tables the
@@ -157,6 +158,9 @@ func (h *Handoff) Start(ctx context.Context) error {
 	h.mu.Lock()
 	h.client = c
 	h.mu.Unlock()
+	if h.cfg.Dialect == Postgres {
+		h.keeper = startLeaseKeeper(h)
+	}
 	return nil
 }
 
@@ -175,6 +179,7 @@ func (h *Handoff) Stop(ctx context.Context) error {
 	if c == nil {
 		return nil
 	}
+	h.keeper.stop()
 	spilled, errSpill := h.spill(ctx, c)
 	released, errRelease := h.release(ctx, c)
 	fxshutdown.Note(ctx, handedOff(spilled, released))
