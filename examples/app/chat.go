@@ -85,7 +85,7 @@ func (h *Handlers) chat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "runtime pool: "+err.Error())
 		return
 	}
-	id := fmt.Sprintf("chatcmpl-%d", h.seq.Add(1))
+	id := fmt.Sprintf("chatcmpl-%s-%d", h.boot, h.seq.Add(1))
 	usage := Usage{RequestID: id, Model: req.Model, PromptTokens: tokens(prompt), CompletionTokens: tokens(answer)}
 	if !hit { // best effort: a refused cache write is counted, not an error
 		_ = h.sched.TryGo(r.Context(), "cache-set", func(context.Context) error { return h.cache.Set(prompt, answer) })

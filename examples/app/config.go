@@ -17,6 +17,7 @@ type Config struct {
 	SyncLog        bool          // log usage in the handler instead (for comparison)
 	NoUsage        bool          // log no usage at all (for comparison)
 	Durable        bool          // usage rows as durable tasks, kept by River
+	Lease          time.Duration // how long River leaves a durable row to the fast path
 	ReadinessDelay time.Duration
 	StuckAfter     time.Duration // /healthz fails when a task runs longer
 
@@ -32,12 +33,13 @@ func parseFlags(args []string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("app", flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address (port 0 picks a free one)")
-	fs.StringVar(&c.DBPath, "db", "./app.db", "SQLite database file, created on first start")
+	fs.StringVar(&c.DBPath, "db", "./app.db", "SQLite file, created on first start; or a postgres:// URL, shared by replicas")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 5*time.Second, "bound on draining background tasks at stop")
 	fs.DurationVar(&c.LogDelay, "log-delay", 0, "latency added to each background write, e.g. 300ms")
 	fs.BoolVar(&c.SyncLog, "sync-log", false, "log usage synchronously in the handler (to compare)")
 	fs.BoolVar(&c.NoUsage, "no-usage", false, "log no usage at all (to compare)")
 	fs.BoolVar(&c.Durable, "durable", false, "usage rows as durable tasks: kept by River in the database until written, through a crash")
+	fs.DurationVar(&c.Lease, "lease", 30*time.Second, "with -durable: how long River leaves a row to this process before another (or the restart) writes it")
 	fs.DurationVar(&c.ReadinessDelay, "readiness-delay", 0, "time between not-ready and the stop, e.g. 5s")
 	fs.DurationVar(&c.StuckAfter, "stuck-after", time.Minute, "/healthz fails when a background task runs longer")
 	fs.IntVar(&c.BatchSize, "batch-size", 200, "rows per transaction, at most")

@@ -4,25 +4,30 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/fxtools/background/fxshutdown"
-	_ "modernc.org/sqlite" // pure-Go SQLite driver: no cgo, no server
+	_ "github.com/jackc/pgx/v5/stdlib" // Postgres, when -db is a postgres:// URL
+	_ "modernc.org/sqlite"             // pure-Go SQLite driver: no cgo, no server
 )
 
-// DB is the service's SQLite database. Writes hold the connection for
-// Config.LogDelay first, to make a slow database visible.
+// DB is the service's database: a SQLite file (the default), or Postgres
+// when -db is a postgres:// URL, so that replicas share it. Writes hold the
+// connection for Config.LogDelay first, to make a slow database visible.
 type DB struct {
-	db    *sql.DB
-	delay time.Duration
-	stmts sync.Map // insertSQL → *sql.Stmt, for the sizes that recur
+	db       *sql.DB
+	postgres bool
+	delay    time.Duration
+	stmts    sync.Map // insertSQL → *sql.Stmt, for the sizes that recur
 }
 
+// schema is the service's tables; id is the dialect's auto-increment key.
 const schema = `
 CREATE TABLE IF NOT EXISTS model_usage (
-	id INTEGER PRIMARY KEY,
+	id %[1]s,
 	request_id TEXT NOT NULL,
 	model TEXT NOT NULL,
 	prompt_tokens INTEGER NOT NULL,
@@ -31,7 +36,7 @@ CREATE TABLE IF NOT EXISTS model_usage (
 	created_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS spans (
-	id INTEGER PRIMARY KEY,
+	id %[1]s,
 	trace_id TEXT NOT NULL,
 	span_id TEXT NOT NULL,
 	name TEXT NOT NULL,
@@ -40,27 +45,75 @@ CREATE TABLE IF NOT EXISTS spans (
 	attributes TEXT
 );
 CREATE TABLE IF NOT EXISTS stream_events (
-	id INTEGER PRIMARY KEY,
+	id %[1]s,
 	type TEXT NOT NULL,
 	payload TEXT NOT NULL,
 	created_at TEXT NOT NULL
 );`
 
+// isPostgres reports whether -db names a Postgres database.
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
 // OpenDB opens (and on first start creates) the database and registers its
 // close as the "database" shutdown step.
 func OpenDB(cfg Config, sd *fxshutdown.Shutdown) (*DB, error) {
-	db, err := sql.Open("sqlite", "file:"+cfg.DBPath+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)")
+	d := &DB{delay: cfg.LogDelay, postgres: isPostgres(cfg.DBPath)}
+	var err error
+	if d.postgres {
+		d.db, err = sql.Open("pgx", cfg.DBPath)
+	} else {
+		d.db, err = sql.Open("sqlite", "file:"+cfg.DBPath+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)")
+	}
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(1) // SQLite has one writer; queue here, not in SQLITE_BUSY
-	if _, err := db.Exec(schema); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("create schema in %s: %w", cfg.DBPath, err)
+	if d.postgres {
+		d.db.SetMaxOpenConns(32)
+		d.db.SetMaxIdleConns(32) // database/sql keeps 2: reconnecting per transaction costs more than the write
+	} else {
+		d.db.SetMaxOpenConns(1) // SQLite has one writer; queue here, not in SQLITE_BUSY
 	}
-	d := &DB{db: db, delay: cfg.LogDelay}
-	sd.Add("database", func(context.Context) error { d.closeStmts(); return db.Close() })
+	if err := d.createSchema(context.Background()); err != nil {
+		_ = d.db.Close()
+		return nil, fmt.Errorf("create schema in %s: %w", redact(cfg.DBPath), err)
+	}
+	sd.Add("database", func(context.Context) error { d.closeStmts(); return d.db.Close() })
 	return d, nil
+}
+
+// schemaLock is the Postgres advisory lock under which replicas that start
+// at once create the schema one at a time (concurrent CREATE TABLE IF NOT
+// EXISTS can fail on Postgres's catalog).
+const schemaLock = 0x61707073636d61 // "appscma"
+
+func (d *DB) createSchema(ctx context.Context) error {
+	if !d.postgres {
+		_, err := d.db.ExecContext(ctx, fmt.Sprintf(schema, "INTEGER PRIMARY KEY"))
+		return err
+	}
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(schemaLock)); err != nil {
+		return err
+	}
+	defer func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(schemaLock))
+	}()
+	_, err = conn.ExecContext(ctx, fmt.Sprintf(schema, "BIGSERIAL PRIMARY KEY"))
+	return err
+}
+
+// redact hides a URL's password, for error messages.
+func redact(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return dsn
 }
 
 // Usage is one row of model_usage.
@@ -84,7 +137,7 @@ func (d *DB) InsertUsageBatch(ctx context.Context, us []Usage) error {
 
 // insertUsageTx writes usage rows in the caller's transaction (-durable).
 func (d *DB) insertUsageTx(ctx context.Context, tx *sql.Tx, us []Usage) error {
-	return insertRows(ctx, tx, nil, "model_usage", usageCols, len(us), usageRows(us))
+	return d.insertRows(ctx, tx, nil, "model_usage", usageCols, len(us), usageRows(us))
 }
 
 var usageCols = []string{"request_id", "model", "prompt_tokens", "completion_tokens", "latency_ms", "created_at"}
@@ -125,7 +178,7 @@ const rowsPerStatement = 500
 // cols are the service's own names, never input.
 func (d *DB) insert(ctx context.Context, table string, cols []string, n int, row func(i int, args []any) []any) error {
 	first := min(n, rowsPerStatement)
-	kept := d.stmt(ctx, insertSQL(table, cols, first), first%50 == 0) // before the transaction: one connection
+	kept := d.stmt(ctx, d.insertSQL(table, cols, first), first%50 == 0) // before the transaction: one connection
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -134,7 +187,7 @@ func (d *DB) insert(ctx context.Context, table string, cols []string, n int, row
 	if err := d.wait(ctx); err != nil {
 		return err
 	}
-	if err := insertRows(ctx, tx, kept, table, cols, n, row); err != nil {
+	if err := d.insertRows(ctx, tx, kept, table, cols, n, row); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -142,7 +195,7 @@ func (d *DB) insert(ctx context.Context, table string, cols []string, n int, row
 
 // insertRows runs insert's statements in tx; kept, when not nil, is the
 // prepared statement for the first statement's size.
-func insertRows(ctx context.Context, tx *sql.Tx, kept *sql.Stmt, table string, cols []string, n int, row func(i int, args []any) []any) error {
+func (d *DB) insertRows(ctx context.Context, tx *sql.Tx, kept *sql.Stmt, table string, cols []string, n int, row func(i int, args []any) []any) error {
 	first := min(n, rowsPerStatement)
 	for at := 0; at < n; at += rowsPerStatement {
 		k := min(rowsPerStatement, n-at)
@@ -154,7 +207,7 @@ func insertRows(ctx context.Context, tx *sql.Tx, kept *sql.Stmt, table string, c
 		if k == first && kept != nil {
 			_, err = tx.StmtContext(ctx, kept).ExecContext(ctx, args...)
 		} else {
-			_, err = tx.ExecContext(ctx, insertSQL(table, cols, k), args...)
+			_, err = tx.ExecContext(ctx, d.insertSQL(table, cols, k), args...)
 		}
 		if err != nil {
 			return err
@@ -186,16 +239,28 @@ func (d *DB) closeStmts() {
 	d.stmts.Range(func(_, v any) bool { _ = v.(*sql.Stmt).Close(); return true })
 }
 
-// insertSQL is "INSERT INTO table (cols) VALUES (?, …), …" for k rows.
-func insertSQL(table string, cols []string, k int) string {
+// insertSQL is "INSERT INTO table (cols) VALUES (?, …), …" for k rows, with
+// $1, $2, … on Postgres.
+func (d *DB) insertSQL(table string, cols []string, k int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", table, strings.Join(cols, ", "))
-	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	n := 0
 	for i := 0; i < k; i++ {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(tuple)
+		b.WriteByte('(')
+		for j := range cols {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			if n++; d.postgres {
+				fmt.Fprintf(&b, "$%d", n)
+			} else {
+				b.WriteByte('?')
+			}
+		}
+		b.WriteByte(')')
 	}
 	return b.String()
 }

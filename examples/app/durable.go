@@ -23,8 +23,13 @@ func handOffOptions(cfg Config) fx.Option {
 	if cfg.NoUsage || cfg.SyncLog {
 		return fx.Options()
 	}
+	dialect := fxasyncriver.SQLite
+	if isPostgres(cfg.DBPath) {
+		dialect = fxasyncriver.Postgres
+	}
 	return fx.Options(
 		fx.Provide(func(d *DB) *sql.DB { return d.db }),
+		fx.Supply(fxasyncriver.Config{Dialect: dialect, Lease: cfg.Lease}),
 		fxasyncriver.Module,
 		fx.Invoke(func(w *Writers, h *fxasyncriver.Handoff, d *DB) {
 			k := registerUsage(h, d)

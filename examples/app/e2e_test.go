@@ -124,35 +124,50 @@ func chat(t *testing.T, addr string, n int) int {
 	return answered
 }
 
-func countRows(t *testing.T, path, table string) int {
+func countRows(t *testing.T, dsn, table string) int {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path)
-	require.NoError(t, err)
+	db := openDSN(t, dsn)
 	defer db.Close()
 	var n int
 	require.NoError(t, db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM "+table).Scan(&n))
 	return n
 }
 
+// openDSN opens what -db names: a SQLite file or a Postgres URL.
+func openDSN(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	driver, name := "sqlite", "file:"+dsn
+	if isPostgres(dsn) {
+		driver, name = "pgx", dsn
+	}
+	db, err := sql.Open(driver, name)
+	require.NoError(t, err)
+	return db
+}
+
 // SIGTERM right after the last response, while the usage writes are still
 // pending: the stop waits for them, exits 0, and every answered request has
-// exactly one usage row.
+// exactly one usage row — on SQLite and on Postgres.
 func TestE2ESIGTERMLosesNoUsage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the service")
 	}
 	bin := buildService(t)
-	dbPath := filepath.Join(t.TempDir(), "e2e.db")
-	p := startService(t, bin, "-db", dbPath, "-log-delay", "300ms")
+	t.Run("sqlite", func(t *testing.T) { sigtermLosesNoUsage(t, bin, filepath.Join(t.TempDir(), "e2e.db")) })
+	t.Run("postgres", func(t *testing.T) { sigtermLosesNoUsage(t, bin, postgresDB(t)) })
+}
+
+func sigtermLosesNoUsage(t *testing.T, bin, dsn string) {
+	p := startService(t, bin, "-db", dsn, "-log-delay", "300ms")
 	answered := chat(t, p.addr, 300)
 	code, _ := p.stop(t)
 	log := p.logs()
 	require.Equal(t, 0, code, log)
 	assert.Equal(t, 300, answered)
-	assert.Equal(t, answered, countRows(t, dbPath, "model_usage"), log)
+	assert.Equal(t, answered, countRows(t, dsn, "model_usage"), log)
 	assert.Contains(t, log, `"msg":"async tasks drained"`)
-	assertOrder(t, log, `"step":"http-server"`, `"msg":"draining async tasks"`, `"step":"cache"`,
-		`"step":"runtime-pool"`, `"step":"database"`, `"msg":"shutdown finished"`)
+	assertOrder(t, log, `"step":"http-server"`, `"msg":"draining async tasks"`, `"step":"durable-handoff"`,
+		`"step":"cache"`, `"step":"runtime-pool"`, `"step":"database"`, `"msg":"shutdown finished"`)
 }
 
 // With a drain timeout shorter than the writes, the stop still completes in

@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"sort"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -28,13 +30,15 @@ type Handlers struct {
 	prom  prometheus.Gatherer
 	cfg   Config
 	log   *zap.Logger
+	boot  string       // this process's part of request ids: unique across restarts and replicas
 	seq   atomic.Int64 // request ids
 }
 
 // NewHandlers builds the handlers.
 func NewHandlers(s *fxasync.Scheduler, w *Writers, db *DB, c *Cache, r *fxshutdown.Readiness, g prometheus.Gatherer,
 	cfg Config, log *zap.Logger) *Handlers {
-	return &Handlers{sched: s, w: w, db: db, cache: c, ready: r, prom: g, cfg: cfg, log: log}
+	boot := strconv.FormatInt(time.Now().UnixNano(), 36) + strconv.FormatUint(uint64(rand.Uint32()), 36)
+	return &Handlers{sched: s, w: w, db: db, cache: c, ready: r, prom: g, cfg: cfg, log: log, boot: boot}
 }
 
 // Routes returns the service's routes.
