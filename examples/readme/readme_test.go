@@ -21,8 +21,9 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // Every ```go block of README.md is found, word for word, in a file of this
-// program: if a snippet stops compiling, so does this package, and if README
-// drifts from the code, this test says which block.
+// program or of the example service (examples/app, whose own module's tests
+// compile it): if a snippet stops compiling, so does its package, and if
+// README drifts from the code, this test says which block.
 func TestREADMESnippetsAreThisCode(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	require.NoError(t, err)
@@ -31,6 +32,9 @@ func TestREADMESnippetsAreThisCode(t *testing.T) {
 	var code strings.Builder
 	files, err := filepath.Glob("*.go")
 	require.NoError(t, err)
+	app, err := filepath.Glob("../app/*.go") // its own module, compiled by its tests
+	require.NoError(t, err)
+	files = append(files, app...)
 	for _, f := range files {
 		if !strings.HasSuffix(f, "_test.go") {
 			b, err := os.ReadFile(f)
@@ -39,7 +43,7 @@ func TestREADMESnippetsAreThisCode(t *testing.T) {
 		}
 	}
 	for i, b := range blocks {
-		assert.True(t, strings.Contains(code.String(), b), "README.md's go block %d is not code of examples/readme:\n%s", i+1, b)
+		assert.True(t, strings.Contains(code.String(), b), "README.md's go block %d is not code of examples/readme or examples/app:\n%s", i+1, b)
 	}
 }
 
