@@ -36,6 +36,9 @@ func openSQLite(path string) (*sql.DB, error) {
 func postgresURL(t *testing.T) string {
 	base := os.Getenv("FXASYNC_POSTGRES_URL")
 	if base == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("FXASYNC_POSTGRES_URL is unset in CI: .ci/run must start Postgres and set it")
+		}
 		t.Skip("FXASYNC_POSTGRES_URL is unset: skipping the Postgres test (.ci/run sets it)")
 	}
 	admin, err := sql.Open("pgx", base)
