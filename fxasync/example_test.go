@@ -162,3 +162,17 @@ func ExampleScheduler_HandOffs() {
 	// Output:
 	// usage-row: fast 41, by the queue 1
 }
+
+// A middleware runs around every task: here it times each one by label.
+func ExampleWithMiddleware() {
+	timing := func(ctx context.Context, t fxasync.TaskStart) (context.Context, func(fxasync.TaskEnd)) {
+		return ctx, func(e fxasync.TaskEnd) {
+			fmt.Printf("%s ended: err=%v panicked=%v\n", t.Label, e.Err, e.Panicked)
+		}
+	}
+	s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithMiddleware(timing))
+	s.Go(context.Background(), "log-usage", func(context.Context) error { return nil })
+	_ = s.Drain(context.Background())
+	// Output:
+	// log-usage ended: err=<nil> panicked=false
+}

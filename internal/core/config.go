@@ -71,6 +71,9 @@ type Config struct {
 	// labelLimits holds WithLabelLimit's bounds: copied on write, so Config
 	// stays comparable (two Configs compare equal only when they share it).
 	labelLimits *map[string]int
+	// middleware runs around every task (WithMiddleware). A pointer keeps
+	// Config comparable.
+	middleware *[]Middleware
 }
 
 // LabelLimitOption bounds the pending tasks of one label; see WithLabelLimit.
@@ -100,6 +103,34 @@ func (c Config) LimitOf(label string) int {
 	return c.LabelLimit
 }
 
+// Middleware returns the task middleware, in the order added.
+func (c Config) Middleware() []Middleware {
+	if c.middleware == nil {
+		return nil
+	}
+	return *c.middleware
+}
+
+// MiddlewareOption adds task middleware. A pointer, so that Config values
+// holding it still compare with ==.
+type MiddlewareOption struct{ mws []Middleware }
+
+// WithMiddleware returns an Option that adds mws, after any added before.
+func WithMiddleware(mws ...Middleware) *MiddlewareOption { return &MiddlewareOption{mws} }
+
+func (o *MiddlewareOption) apply(to *Config) {
+	var all []Middleware
+	if to.middleware != nil {
+		all = append(all, *to.middleware...)
+	}
+	for _, mw := range o.mws {
+		if mw != nil {
+			all = append(all, mw)
+		}
+	}
+	to.middleware = &all
+}
+
 // An Option changes a Config. Every Config is one.
 type Option interface{ apply(*Config) }
 
@@ -119,6 +150,9 @@ func (c Config) apply(to *Config) {
 		for k, v := range *c.labelLimits {
 			LabelLimitOption{k, v}.apply(to)
 		}
+	}
+	if c.middleware != nil {
+		(&MiddlewareOption{*c.middleware}).apply(to)
 	}
 	setIf(&to.MaxLabels, c.MaxLabels)
 	setIf(&to.StopShare, c.StopShare)

@@ -38,6 +38,7 @@ type Engine struct {
 	log   *zap.Logger
 	cfg   Config
 	epoch time.Time
+	run   runOptions
 }
 
 // New returns a running Engine.
@@ -47,6 +48,7 @@ func New(cfg Config) *Engine {
 		cfg.Logger = logx.Stderr(zapcore.WarnLevel)
 	}
 	e := &Engine{clock: clock.Real, log: cfg.Logger, cfg: cfg, epoch: time.Now()}
+	e.run = runOptions{pprofLabels: cfg.PprofLabels, middleware: cfg.Middleware(), epoch: e.epoch}
 	e.scope.stop, e.cancelStop = context.WithCancelCause(context.Background())
 	e.gate = newGate(e.now, func() { e.shut(context.Canceled) })
 	e.pool = newPool(e.execute, cfg.IdleTimeout)
@@ -152,7 +154,7 @@ func (e *Engine) logRejected(label string, c *Counters, err error) {
 // execute runs a task on a worker; the deferred end runs on Goexit too.
 func (e *Engine) execute(t *task) {
 	defer e.finish(t)
-	runTask(t, e.log, e.cfg.PprofLabels)
+	runTask(t, e.log, e.run)
 }
 
 func (e *Engine) finish(t *task) {

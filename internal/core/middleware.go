@@ -1,0 +1,77 @@
+package core
+
+// This file holds task middleware: code a scheduler runs around every task
+// (a tracing span, say), told when each task was submitted and started and
+// how it ended. Without middleware, a task pays one length check.
+
+import (
+	"context"
+	"time"
+
+	"github.com/fxtools/background/internal/logx"
+	"go.uber.org/zap"
+)
+
+// TaskStart is what a middleware learns as a task starts.
+type TaskStart struct {
+	Label     string    // the task's label, cleaned
+	Submitted time.Time // when it was admitted: Started − Submitted is its wait
+	Started   time.Time
+}
+
+// TaskEnd is how a task ended, told after the scheduler recovered and
+// counted it.
+type TaskEnd struct {
+	Err      error // what the task returned
+	Panicked bool  // it panicked (panic(nil) too): Panic and Stack say how
+	Panic    any
+	Stack    []byte
+	Goexit   bool // it called runtime.Goexit
+}
+
+// Middleware runs on a task's goroutine before the task: it returns the
+// context to run the task with (derived from ctx, whose values and
+// cancellation the task keeps) and a function to call once the task ended,
+// or nil. Middlewares run in the order given, their end functions in the
+// reverse order. One that panics is logged and skipped: it cannot fail the
+// task or the process.
+type Middleware func(ctx context.Context, t TaskStart) (context.Context, func(TaskEnd))
+
+// around runs mws for a starting task and returns its context and the end
+// functions to call.
+func around(mws []Middleware, ctx context.Context, t TaskStart, log *zap.Logger) (context.Context, []func(TaskEnd)) {
+	ends := make([]func(TaskEnd), 0, len(mws))
+	for _, mw := range mws {
+		next, end, ok := guarded(mw, ctx, t)
+		if !ok {
+			logx.Guard(func() { log.Error("async task middleware panicked; skipped", zap.String("label", t.Label)) })
+			continue
+		}
+		if next != nil {
+			ctx = next
+		}
+		if end != nil {
+			ends = append(ends, end)
+		}
+	}
+	return ctx, ends
+}
+
+func guarded(mw Middleware, ctx context.Context, t TaskStart) (next context.Context, end func(TaskEnd), ok bool) {
+	defer func() {
+		if !ok {
+			recover()
+		}
+	}()
+	next, end = mw(ctx, t)
+	return next, end, true
+}
+
+// ended calls the end functions, last first, each guarded.
+func ended(ends []func(TaskEnd), e TaskEnd, label string, log *zap.Logger) {
+	for i := len(ends) - 1; i >= 0; i-- {
+		if logx.Guard(func() { ends[i](e) }) {
+			logx.Guard(func() { log.Error("async task middleware panicked at the task's end", zap.String("label", label)) })
+		}
+	}
+}
