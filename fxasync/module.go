@@ -16,7 +16,8 @@ import (
 // Module provides a *Scheduler to an fx application and drains it on stop.
 //
 // It takes from the graph a *zap.Logger when there is one (else warnings and
-// errors go to stderr) and a Config when one is supplied. With a
+// errors go to stderr), a Config when one is supplied, and the Options of
+// the OptionGroup value group (applied after the Config). With a
 // *fxshutdown.Shutdown in the graph, the drain is its step named
 // [DrainStepName], bounded by fxshutdown like every step; when the stop lost
 // work (see [DrainStats].Lost) the step fails with a [*LostError], so the
@@ -32,6 +33,11 @@ var Module = fx.Module("fxasync", fx.Provide(NewFromParams))
 // DrainStepName is the drain's step name in fxshutdown's sequence and summary.
 const DrainStepName = "async-tasks"
 
+// OptionGroup is the fx value group of Options that Module applies after the
+// graph's Config: how other modules configure the scheduler (fxasyncotel
+// adds its tracing middleware). fx delivers a group in no set order.
+const OptionGroup = "fxasync.options"
+
 // Params are what NewFromParams takes from the graph.
 type Params struct {
 	fx.In
@@ -42,12 +48,14 @@ type Params struct {
 	Shutdown  *fxshutdown.Shutdown `optional:"true"`
 	// Before makes fx build every type named with DrainBefore first.
 	Before []drainBefore `group:"fxasync.drain-before"`
+	// Options are other modules' options (OptionGroup).
+	Options []Option `group:"fxasync.options"`
 }
 
 // NewFromParams builds the Module's Scheduler and registers its drain. Most
 // applications use Module instead.
 func NewFromParams(p Params) *Scheduler {
-	s := New(WithLogger(p.Logger), p.Config) // Config.Logger, if set, wins
+	s := New(append([]Option{WithLogger(p.Logger), p.Config}, p.Options...)...) // Config.Logger, if set, wins
 	cfg := s.engine().Config()
 	if p.Shutdown != nil {
 		p.Shutdown.Add(DrainStepName, s.drainOnStop, fxshutdown.WithTimeout(cfg.DrainTimeout+cfg.Grace),
