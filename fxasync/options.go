@@ -4,9 +4,11 @@ package fxasync
 // field of it each.
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/fxtools/background/internal/core"
+	"github.com/fxtools/background/internal/logx"
 	"go.uber.org/zap"
 )
 
@@ -36,6 +38,12 @@ const (
 	// turns that bound off.
 	Unbounded = core.Unbounded
 )
+
+// WithSlog sends failures and drain reports to l, a log/slog logger: the
+// same messages and keys (label, error, panic, stack) at the same levels as
+// with WithLogger. zap stays the default and the faster path. A nil l
+// changes nothing.
+func WithSlog(l *slog.Logger) Option { return Config{Logger: logx.FromSlog(l)} }
 
 // WithLogger sets where failures and drain reports go. The scheduler logs
 // through l.Named("async-task"). Without it, warnings and errors go to stderr.

@@ -2,6 +2,7 @@ package fxshutdown
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"go.uber.org/fx"
@@ -9,7 +10,8 @@ import (
 )
 
 // Module provides a *Shutdown and its *Readiness to an fx application. It
-// takes a *zap.Logger and a Config from the graph when present.
+// takes a *zap.Logger (else a *slog.Logger) and a Config from the graph when
+// present.
 var Module = fx.Module("fxshutdown", fx.Provide(NewFromParams, (*Shutdown).Readiness))
 
 // Config is the optional configuration: fx.Supply one to change it.
@@ -25,6 +27,9 @@ type Config struct {
 	// steps reporting lost work (see LossError). By default it exits with
 	// ExitLost, so a deploy that lost work is visible.
 	IgnoreLoss bool
+	// Slog, when New gets no *zap.Logger, receives the sequence: the same
+	// messages and keys at the same levels.
+	Slog *slog.Logger
 }
 
 // Params are what NewFromParams takes from the graph.
@@ -32,15 +37,20 @@ type Params struct {
 	fx.In
 
 	Lifecycle fx.Lifecycle
-	Logger    *zap.Logger `optional:"true"`
-	Config    Config      `optional:"true"`
+	Logger    *zap.Logger  `optional:"true"`
+	Slog      *slog.Logger `optional:"true"` // used when there is no *zap.Logger
+	Config    Config       `optional:"true"`
 }
 
 // NewFromParams builds the Module's Shutdown. Its own OnStop hook, appended
 // before any step's, runs after every step and logs the summary; it returns
 // the steps' errors joined, so app.Stop reports them by name.
 func NewFromParams(p Params) *Shutdown {
-	s := New(p.Config, p.Logger)
+	cfg := p.Config
+	if cfg.Slog == nil {
+		cfg.Slog = p.Slog
+	}
+	s := New(cfg, p.Logger)
 	s.lc = p.Lifecycle
 	p.Lifecycle.Append(fx.Hook{
 		OnStart: func(context.Context) error { s.appStarted.Store(true); return nil },

@@ -45,8 +45,12 @@ type Shutdown struct {
 }
 
 // New returns a Shutdown for use without fx. Zero Config fields take the
-// defaults; with a nil logger the sequence is logged to stderr.
+// defaults; with a nil logger the sequence is logged to Config.Slog, or
+// else to stderr.
 func New(cfg Config, log *zap.Logger) *Shutdown {
+	if log == nil {
+		log = logx.FromSlog(cfg.Slog)
+	}
 	if log == nil {
 		log = logx.Stderr(zapcore.InfoLevel)
 	}

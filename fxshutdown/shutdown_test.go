@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -175,4 +176,17 @@ func TestNoteIsShownInTheSummary(t *testing.T) {
 	require.Len(t, summary, 1)
 	steps := fmt.Sprint(summary[0].ContextMap()["steps"])
 	assert.Contains(t, steps, "handoff: ok (handed off 12 task(s)) in ")
+}
+
+// With only a *slog.Logger in the graph, the sequence and the summary go
+// to it.
+func TestModuleLogsToSlog(t *testing.T) {
+	var buf strings.Builder
+	l := slog.New(slog.NewTextHandler(&buf, nil))
+	app := fxtest.New(t, fx.NopLogger, fx.Supply(l), fxshutdown.Module,
+		fx.Invoke(func(sd *fxshutdown.Shutdown) { sd.Add("cache", func(context.Context) error { return nil }) }))
+	app.RequireStart()
+	app.RequireStop()
+	assert.Contains(t, buf.String(), `msg="shutdown step done" logger=shutdown step=cache`)
+	assert.Contains(t, buf.String(), `msg="shutdown finished"`)
 }
