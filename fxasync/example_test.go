@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"time"
 
 	"github.com/fxtools/background/fxasync"
@@ -175,4 +177,20 @@ func ExampleWithMiddleware() {
 	_ = s.Drain(context.Background())
 	// Output:
 	// log-usage ended: err=<nil> panicked=false
+}
+
+// With log/slog: the same messages and keys as with zap.
+func ExampleWithSlog() {
+	noTime := func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}
+	l := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: noTime, Level: slog.LevelWarn}))
+	s := fxasync.New(fxasync.WithSlog(l))
+	s.Go(context.Background(), "log-usage", func(context.Context) error { return errors.New("db down") })
+	_ = s.Drain(context.Background())
+	// Output:
+	// level=ERROR msg="async task failed" logger=async-task error="db down" label=log-usage
 }
