@@ -18,6 +18,7 @@ type Config struct {
 	NoUsage        bool          // log no usage at all (for comparison)
 	Durable        bool          // usage rows as durable tasks, kept by River
 	Lease          time.Duration // how long River leaves a durable row to the fast path
+	TraceStdout    bool          // OpenTelemetry spans of requests and tasks, to stdout
 	ReadinessDelay time.Duration
 	StuckAfter     time.Duration // /healthz fails when a task runs longer
 
@@ -39,6 +40,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.BoolVar(&c.SyncLog, "sync-log", false, "log usage synchronously in the handler (to compare)")
 	fs.BoolVar(&c.NoUsage, "no-usage", false, "log no usage at all (to compare)")
 	fs.BoolVar(&c.Durable, "durable", false, "usage rows as durable tasks: kept by River in the database until written, through a crash")
+	fs.BoolVar(&c.TraceStdout, "trace-stdout", false, "print an OpenTelemetry span per request and per background task to stdout")
 	fs.DurationVar(&c.Lease, "lease", 30*time.Second, "with -durable: how long River leaves a row to this process before another (or the restart) writes it")
 	fs.DurationVar(&c.ReadinessDelay, "readiness-delay", 0, "time between not-ready and the stop, e.g. 5s")
 	fs.DurationVar(&c.StuckAfter, "stuck-after", time.Minute, "/healthz fails when a background task runs longer")

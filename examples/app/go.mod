@@ -6,11 +6,16 @@ replace github.com/fxtools/background => ../..
 
 require (
 	github.com/fxtools/background v0.0.0-00010101000000-000000000000
+	github.com/fxtools/background/fxasync/fxasyncotel v0.0.0-00010101000000-000000000000
 	github.com/fxtools/background/fxasync/fxasyncprom v0.0.0-00010101000000-000000000000
 	github.com/fxtools/background/fxasync/fxasyncriver v0.0.0-00010101000000-000000000000
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/prometheus/client_golang v1.23.2
 	github.com/stretchr/testify v1.12.1
+	go.opentelemetry.io/otel v1.47.0
+	go.opentelemetry.io/otel/exporters/stdout/stdouttrace v1.47.0
+	go.opentelemetry.io/otel/sdk v1.47.0
+	go.opentelemetry.io/otel/trace v1.47.0
 	go.uber.org/fx v1.24.0
 	go.uber.org/goleak v1.3.0
 	go.uber.org/zap v1.28.0
@@ -22,6 +27,8 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
+	github.com/go-logr/logr v1.4.4 // indirect
+	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
@@ -45,6 +52,9 @@ require (
 	github.com/tidwall/match v1.2.0 // indirect
 	github.com/tidwall/pretty v1.2.1 // indirect
 	github.com/tidwall/sjson v1.2.5 // indirect
+	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
+	go.opentelemetry.io/otel/log v1.47.0 // indirect
+	go.opentelemetry.io/otel/metric v1.47.0 // indirect
 	go.uber.org/dig v1.19.0 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
 	go.yaml.in/yaml/v2 v2.4.2 // indirect
@@ -61,3 +71,5 @@ require (
 replace github.com/fxtools/background/fxasync/fxasyncprom => ../../fxasync/fxasyncprom
 
 replace github.com/fxtools/background/fxasync/fxasyncriver => ../../fxasync/fxasyncriver
+
+replace github.com/fxtools/background/fxasync/fxasyncotel => ../../fxasync/fxasyncotel

@@ -14,6 +14,7 @@ import (
 	"github.com/fxtools/background/fxshutdown"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
 
@@ -32,6 +33,8 @@ type Handlers struct {
 	log   *zap.Logger
 	boot  string       // this process's part of request ids: unique across restarts and replicas
 	seq   atomic.Int64 // request ids
+	// tracer, with -trace-stdout, starts a span per request (see traced).
+	tracer trace.Tracer
 }
 
 // NewHandlers builds the handlers.
@@ -52,7 +55,7 @@ func (h *Handlers) Routes() http.Handler {
 	mux.Handle("GET /readyz", h.ready.Handler())
 	mux.Handle("GET /livez", fxshutdown.LivenessHandler())
 	mux.HandleFunc("GET /debug/tasks", h.debugTasks)
-	return mux
+	return h.traced(mux)
 }
 
 // debugLabels and debugOldest cap /debug/tasks: its size and cost follow the

@@ -48,6 +48,7 @@ func options(cfg Config) []fx.Option {
 		fxasync.DrainBefore[*Cache](),
 		fx.Provide(OpenDB, NewPool, NewCache, NewWriters, NewHandlers, NewServer),
 		handOffOptions(cfg), // River keeps the usage rows a stop or a crash would lose
+		traceOptions(cfg),   // -trace-stdout: a span per request and per task
 		fx.Invoke(func(*Server) {}),
 	}
 }
