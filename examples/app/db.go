@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fxtools/background/fxshutdown"
+	"github.com/fxtools/background/internal/pglock"
 	_ "github.com/jackc/pgx/v5/stdlib" // Postgres, when -db is a postgres:// URL
 	_ "modernc.org/sqlite"             // pure-Go SQLite driver: no cgo, no server
 )
@@ -93,19 +94,10 @@ func (d *DB) createSchema(ctx context.Context) error {
 		_, err := d.db.ExecContext(ctx, fmt.Sprintf(schema, "INTEGER PRIMARY KEY"))
 		return err
 	}
-	conn, err := d.db.Conn(ctx)
-	if err != nil {
+	return pglock.Do(ctx, d.db, schemaLock, func() error {
+		_, err := d.db.ExecContext(ctx, fmt.Sprintf(schema, "BIGSERIAL PRIMARY KEY"))
 		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(schemaLock)); err != nil {
-		return err
-	}
-	defer func() {
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(schemaLock))
-	}()
-	_, err = conn.ExecContext(ctx, fmt.Sprintf(schema, "BIGSERIAL PRIMARY KEY"))
-	return err
+	})
 }
 
 // redact hides a URL's password, for error messages.

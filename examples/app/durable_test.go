@@ -3,16 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/fxtools/background/internal/pgtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -54,30 +52,8 @@ func durableSIGKILL(t *testing.T, bin, dsn string) {
 	}
 }
 
-// postgresDB returns the URL of a new database on FXASYNC_POSTGRES_URL's
-// server, dropped after the test; it skips the test, visibly, when the
-// variable is unset (.ci/run sets it).
-func postgresDB(t *testing.T) string {
-	base := os.Getenv("FXASYNC_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("FXASYNC_POSTGRES_URL is unset in CI: .ci/run must start Postgres and set it")
-		}
-		t.Skip("FXASYNC_POSTGRES_URL is unset: skipping the Postgres test (.ci/run sets it)")
-	}
-	admin := openDSN(t, base)
-	name := fmt.Sprintf("app_%d_%d", time.Now().Unix(), rand.Uint32())
-	_, err := admin.Exec("CREATE DATABASE " + name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = admin.Exec("DROP DATABASE " + name + " WITH (FORCE)")
-		_ = admin.Close()
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	u.Path = "/" + name
-	return u.String()
-}
+// postgresDB returns a new database's URL (see pgtest.NewDatabase).
+func postgresDB(t *testing.T) string { return pgtest.NewDatabase(t) }
 
 // Default (in-memory) usage, writes of 3 s and a drain bound of 500 ms:
 // 200 requests answered, SIGTERM. The drain's bound cuts the writes short,

@@ -7,13 +7,9 @@ package fxasyncriver
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"math/rand/v2"
-	"net/url"
-	"os"
 	"testing"
-	"time"
 
+	"github.com/fxtools/background/internal/pgtest"
 	_ "github.com/jackc/pgx/v5/stdlib" // Postgres through database/sql
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite" // pure-Go SQLite
@@ -30,31 +26,8 @@ func openSQLite(path string) (*sql.DB, error) {
 	return db, err
 }
 
-// postgresURL returns a new database's URL on FXASYNC_POSTGRES_URL's
-// server, dropped after the test; it skips the test, visibly, when the
-// variable is unset.
-func postgresURL(t *testing.T) string {
-	base := os.Getenv("FXASYNC_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("FXASYNC_POSTGRES_URL is unset in CI: .ci/run must start Postgres and set it")
-		}
-		t.Skip("FXASYNC_POSTGRES_URL is unset: skipping the Postgres test (.ci/run sets it)")
-	}
-	admin, err := sql.Open("pgx", base)
-	require.NoError(t, err)
-	name := fmt.Sprintf("fxasyncriver_%d_%d", time.Now().Unix(), rand.Uint32())
-	_, err = admin.Exec("CREATE DATABASE " + name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = admin.Exec("DROP DATABASE " + name + " WITH (FORCE)")
-		_ = admin.Close()
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	u.Path = "/" + name
-	return u.String()
-}
+// postgresURL returns a new database's URL (see pgtest.NewDatabase).
+func postgresURL(t *testing.T) string { return pgtest.NewDatabase(t) }
 
 // openPostgres opens url with idle connections for River's workers and the
 // fast paths: database/sql keeps 2 by default, and reconnecting on every

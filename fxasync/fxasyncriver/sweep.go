@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fxtools/background/internal/pglock"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -29,21 +30,14 @@ func (h *Handoff) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if h.cfg.Dialect == Postgres {
-		conn, err := h.db.Conn(ctx)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(migrateLock)); err != nil {
-			return err
-		}
-		defer func() {
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(migrateLock))
-		}()
+	up := func() error {
+		_, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		return err
 	}
-	_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	return err
+	if h.cfg.Dialect == Postgres {
+		return pglock.Do(ctx, h.db, migrateLock, up)
+	}
+	return up()
 }
 
 // sweep makes the registered kinds' leftover jobs runnable at once, before
