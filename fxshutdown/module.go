@@ -27,6 +27,11 @@ type Config struct {
 	// steps reporting lost work (see LossError). By default it exits with
 	// ExitLost, so a deploy that lost work is visible.
 	IgnoreLoss bool
+	// TerminationLog is where the summary is written when the stop ends, at
+	// most 4,096 bytes, for Kubernetes' termination message. Default
+	// DefaultTerminationLog, written only when the file exists (a pod); "-"
+	// writes none. TerminationLogEnv, when set, overrides it.
+	TerminationLog string
 	// Slog, when New gets no *zap.Logger, receives the sequence: the same
 	// messages and keys at the same levels.
 	Slog *slog.Logger

@@ -188,6 +188,7 @@ func (s *Shutdown) summary() error {
 		}
 		log("shutdown finished", zap.Duration("total", total), zap.Int("failed", len(errs)),
 			zap.Int("lost", lost), zap.Array("steps", outcomes(s.done)))
+		s.writeTermination(total, len(errs), lost, s.done)
 	}
 	return errors.Join(errs...)
 }
@@ -202,6 +203,15 @@ func (s *Shutdown) Outcomes() []Outcome {
 type outcomes []Outcome
 
 func (outs outcomes) MarshalLogArray(enc zapcore.ArrayEncoder) error {
+	for _, line := range outs.lines() {
+		enc.AppendString(line)
+	}
+	return nil
+}
+
+// lines are the summary's step outcomes: "name: result in duration".
+func (outs outcomes) lines() []string {
+	out := make([]string, 0, len(outs))
 	for _, o := range outs {
 		result := "ok"
 		switch n := lostBy(o.Err); {
@@ -213,7 +223,7 @@ func (outs outcomes) MarshalLogArray(enc zapcore.ArrayEncoder) error {
 		if o.Note != "" {
 			result += " (" + o.Note + ")"
 		}
-		enc.AppendString(fmt.Sprintf("%s: %s in %v", o.Name, result, o.Duration.Round(time.Microsecond)))
+		out = append(out, fmt.Sprintf("%s: %s in %v", o.Name, result, o.Duration.Round(time.Microsecond)))
 	}
-	return nil
+	return out
 }
