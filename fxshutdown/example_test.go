@@ -44,3 +44,15 @@ func ExampleNote() {
 	// Output:
 	// durable-handoff: <nil> (handed off 12 task(s) to River)
 }
+
+// The plan checks, before the application starts, that the stop fits in
+// Kubernetes' termination grace; Run fails the start with these numbers.
+func ExampleShutdown_Plan() {
+	sd := fxshutdown.New(fxshutdown.Config{TerminationGrace: 30 * time.Second, ReadinessDelay: 10 * time.Second}, zap.NewNop())
+	sd.Add("database", func(context.Context) error { return nil }, fxshutdown.WithTimeout(2*time.Second))
+	sd.Add("http-server", func(context.Context) error { return nil }, fxshutdown.WithTimeout(30*time.Second))
+	fmt.Println(sd.Plan(15 * time.Second).Check())
+	// Output:
+	// the stop needs 45s but the termination grace is 30s: readiness delay 10s + http-server 30s + database 2s + margin 3s = 45s of 30s
+	// fx's StopTimeout 15s is shorter than the steps' 32s: fx would skip the last ones
+}

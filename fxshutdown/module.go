@@ -27,6 +27,16 @@ type Config struct {
 	// steps reporting lost work (see LossError). By default it exits with
 	// ExitLost, so a deploy that lost work is visible.
 	IgnoreLoss bool
+	// TerminationGrace is the time between SIGTERM and the kill
+	// (Kubernetes' terminationGracePeriodSeconds). When set (here or by
+	// TerminationGraceEnv), Run checks before starting that the stop's plan
+	// fits — readiness delay, every step's bound, safety margin — and that
+	// fx's StopTimeout covers the steps; it fails the start with the numbers
+	// when not, and logs the plan in one line. Default 0: no check.
+	TerminationGrace time.Duration
+	// SafetyMargin is the plan's time kept before the kill. Default a tenth
+	// of the grace, at least 1 s.
+	SafetyMargin time.Duration
 	// TerminationLog is where the summary is written when the stop ends, at
 	// most 4,096 bytes, for Kubernetes' termination message. Default
 	// DefaultTerminationLog, written only when the file exists (a pod); "-"

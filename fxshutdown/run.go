@@ -43,6 +43,9 @@ func run(opts []fx.Option, env runEnv) int {
 	if err := app.Err(); err != nil {
 		return ExitFailed // fx has logged why
 	}
+	if !sd.checkPlan(app.StopTimeout()) {
+		return ExitFailed
+	}
 	sigs := make(chan os.Signal, 2)
 	env.notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer func() { env.stop(sigs); close(sigs) }() // ends watchSignals
@@ -82,6 +85,21 @@ func watchSignals(sigs <-chan os.Signal, first chan<- os.Signal, sd *Shutdown, e
 		zap.Int("dropped_pending", sd.pending()))
 	_ = log.Sync()
 	exit(code)
+}
+
+// checkPlan logs the stop's plan when a termination grace is set, and
+// reports whether it fits.
+func (s *Shutdown) checkPlan(stopTimeout time.Duration) bool {
+	p := s.Plan(stopTimeout)
+	if p.Grace <= 0 {
+		return true
+	}
+	if err := p.Check(); err != nil {
+		s.log.Error("the shutdown plan does not fit: not starting", zap.Error(err))
+		return false
+	}
+	s.log.Info("shutdown plan", zap.String("plan", p.String()))
+	return true
 }
 
 func stopApp(app *fx.App, sd *Shutdown, code int) int {

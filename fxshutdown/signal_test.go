@@ -3,12 +3,14 @@ package fxshutdown_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,6 +35,7 @@ func helperMain() int {
 		fx.Provide(func() *zap.Logger { return zap.NewExample() }), // JSON on stdout
 		fxshutdown.Module,
 		lossOptions(mode),
+		planOptions(mode),
 		fx.Invoke(func(sd *fxshutdown.Shutdown, lc fx.Lifecycle) {
 			sd.Add("database", func(context.Context) error { return nil })
 			if slow {
@@ -70,9 +73,53 @@ func lossOptions(mode string) fx.Option {
 	)
 }
 
+// planOptions, for modes "plan" and "plan-too-long", set a termination
+// grace (3 s; 1 s: too short), a readiness delay of 300 ms, steps of 500 ms
+// by default, a cache step of 200 ms that ignores its context, and a drain
+// (400 ms, grace 100 ms) with a task that ignores cancellation.
+func planOptions(mode string) fx.Option {
+	grace := 3 * time.Second
+	switch mode {
+	case "plan":
+	case "plan-too-long":
+		grace = time.Second
+	default:
+		return fx.Options()
+	}
+	return fx.Options(
+		fx.Supply(fxshutdown.Config{TerminationGrace: grace, ReadinessDelay: 300 * time.Millisecond,
+			StepTimeout: 500 * time.Millisecond}),
+		fx.Supply(fxasync.Config{DrainTimeout: 400 * time.Millisecond, Grace: 100 * time.Millisecond}),
+		fxasync.Module,
+		fx.Invoke(func(s *fxasync.Scheduler, sd *fxshutdown.Shutdown, lc fx.Lifecycle) {
+			sd.Add("cache", func(context.Context) error { time.Sleep(10 * time.Second); return nil },
+				fxshutdown.WithTimeout(200*time.Millisecond))
+			lc.Append(fx.StartHook(func() {
+				s.Go(context.Background(), "stuck-write", func(context.Context) error { select {} })
+			}))
+		}),
+	)
+}
+
 type helper struct {
 	cmd   *exec.Cmd
 	lines chan string
+
+	mu      sync.Mutex
+	arrived map[string]time.Time // when a line first arrived, by its text
+}
+
+// when returns the arrival time of the first line containing s.
+func (h *helper) when(s string) time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var first time.Time
+	for l, at := range h.arrived {
+		if strings.Contains(l, s) && (first.IsZero() || at.Before(first)) {
+			first = at
+		}
+	}
+	return first
 }
 
 func startHelper(t *testing.T, mode string) *helper {
@@ -82,11 +129,16 @@ func startHelper(t *testing.T, mode string) *helper {
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	h := &helper{cmd: cmd, lines: make(chan string, 100)}
+	h := &helper{cmd: cmd, lines: make(chan string, 100), arrived: map[string]time.Time{}}
 	go func() {
 		defer close(h.lines)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
+			h.mu.Lock()
+			if _, seen := h.arrived[sc.Text()]; !seen {
+				h.arrived[sc.Text()] = time.Now()
+			}
+			h.mu.Unlock()
 			h.lines <- sc.Text()
 		}
 		_, _ = io.Copy(io.Discard, out)
@@ -188,4 +240,56 @@ func lastLineWith(out, s string) string {
 		}
 	}
 	return ""
+}
+
+// With a termination grace, the plan is logged at start; a SIGTERM with a
+// task that ignores cancellation and a step that ignores its context ends
+// every phase within its slice (±50 ms) and exits before the grace minus
+// the margin.
+func TestSubprocessPlanKeepsEachPhaseInItsSlice(t *testing.T) {
+	h := startHelper(t, "plan")
+	sent := time.Now()
+	require.NoError(t, h.cmd.Process.Signal(syscall.SIGTERM))
+	out := h.waitFor(t, "shutdown finished")
+	for range h.lines {
+	}
+	code := h.exitCode(t)
+	exited := time.Since(sent)
+	plan := h.when(`"msg":"shutdown plan"`)
+	require.False(t, plan.IsZero(), "the plan is logged at start")
+
+	const slack = 50 * time.Millisecond
+	readiness := h.when(`"step":"cache","bound"`).Sub(h.when(`"msg":"not ready; waiting before stopping"`))
+	assert.InDelta(t, 300*time.Millisecond, readiness, float64(slack), "readiness delay")
+	assert.InDelta(t, 200*time.Millisecond, took(t, out, `"msg":"shutdown step abandoned","step":"cache"`), float64(slack), "cache")
+	drain := took(t, out, `"step":"async-tasks","took"`)
+	assert.InDelta(t, 500*time.Millisecond, drain, float64(slack), "drain: 400 ms, then its 100 ms grace")
+	assert.Less(t, exited, 3*time.Second-time.Second, "exits before the grace minus the margin")
+	assert.Equal(t, fxshutdown.ExitFailed, code, "the cache step overran")
+	assert.Contains(t, lastLineWith(out, "shutdown finished"), `"lost":1`, "the stuck task is lost, and said so")
+}
+
+// A plan that does not fit fails the start, with the numbers.
+func TestSubprocessPlanThatDoesNotFitFailsTheStart(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=plan-too-long")
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, fxshutdown.ExitFailed, ee.ExitCode())
+	assert.Contains(t, string(out), "the shutdown plan does not fit: not starting")
+	assert.Contains(t, string(out), "termination grace is 1s")
+	assert.NotContains(t, string(out), "HELPER READY")
+}
+
+// took reads the "took" of the log line containing s.
+func took(t *testing.T, out, s string) time.Duration {
+	t.Helper()
+	var l struct{ Took string } // zap's example logger writes durations as strings
+	line := lastLineWith(out, s)
+	require.NotEmpty(t, line, "no line with %s in:\n%s", s, out)
+	require.NoError(t, json.Unmarshal([]byte(line), &l))
+	d, err := time.ParseDuration(l.Took)
+	require.NoError(t, err, line)
+	return d
 }

@@ -1,0 +1,111 @@
+package fxshutdown
+
+// This file holds the stop's plan: how the termination grace that
+// Kubernetes gives a pod (terminationGracePeriodSeconds) is spent, phase by
+// phase, checked before the application starts.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// TerminationGraceEnv, when set, is the termination grace ("30s", or
+// seconds: "30") and overrides Config.TerminationGrace: a manifest sets it
+// from the same number as terminationGracePeriodSeconds.
+const TerminationGraceEnv = "FXSHUTDOWN_TERMINATION_GRACE"
+
+// Plan is how a stop spends the termination grace: the readiness delay
+// (endpoints stop routing), then each step's bound in stop order (the HTTP
+// drain, the background drain with its grace, the rest), then a safety
+// margin before the kill.
+type Plan struct {
+	Grace          time.Duration // 0: no grace given, nothing to check
+	ReadinessDelay time.Duration
+	Steps          []PlannedStep // in stop order
+	Margin         time.Duration
+	StopTimeout    time.Duration // fx's budget for every stop hook; 0: unknown
+}
+
+// PlannedStep is one step's slice of the plan.
+type PlannedStep struct {
+	Name  string
+	Bound time.Duration
+}
+
+// Steps is the steps' total: what fx's StopTimeout must cover.
+func (p Plan) StepsTotal() time.Duration {
+	var t time.Duration
+	for _, s := range p.Steps {
+		t += s.Bound
+	}
+	return t
+}
+
+// Total is the whole stop at its worst: delay, steps and margin.
+func (p Plan) Total() time.Duration { return p.ReadinessDelay + p.StepsTotal() + p.Margin }
+
+// Check says, with the numbers, why the plan does not fit: the phases
+// overrun the grace, or fx's StopTimeout would skip steps. A plan with no
+// grace always fits.
+func (p Plan) Check() error {
+	if p.Grace <= 0 {
+		return nil
+	}
+	var errs []error
+	if p.Total() > p.Grace {
+		errs = append(errs, fmt.Errorf("the stop needs %v but the termination grace is %v: %s", p.Total(), p.Grace, p))
+	}
+	if p.StopTimeout > 0 && p.StopTimeout < p.StepsTotal() {
+		errs = append(errs, fmt.Errorf("fx's StopTimeout %v is shorter than the steps' %v: fx would skip the last ones",
+			p.StopTimeout, p.StepsTotal()))
+	}
+	return errors.Join(errs...)
+}
+
+// String is the plan on one line.
+func (p Plan) String() string {
+	parts := []string{fmt.Sprintf("readiness delay %v", p.ReadinessDelay)}
+	for _, s := range p.Steps {
+		parts = append(parts, fmt.Sprintf("%s %v", s.Name, s.Bound))
+	}
+	parts = append(parts, fmt.Sprintf("margin %v", p.Margin))
+	return fmt.Sprintf("%s = %v of %v", strings.Join(parts, " + "), p.Total(), p.Grace)
+}
+
+// Plan returns the stop's plan for the steps registered so far, with fx's
+// StopTimeout when known (Run passes it).
+func (s *Shutdown) Plan(stopTimeout time.Duration) Plan {
+	p := Plan{Grace: s.grace(), ReadinessDelay: s.cfg.ReadinessDelay, StopTimeout: stopTimeout}
+	p.Margin = s.cfg.SafetyMargin
+	if p.Margin <= 0 {
+		p.Margin = max(time.Second, p.Grace/10)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.steps) - 1; i >= 0; i-- {
+		p.Steps = append(p.Steps, PlannedStep{Name: s.steps[i].name, Bound: s.steps[i].timeout})
+	}
+	return p
+}
+
+// grace is the termination grace: the environment's, else the Config's.
+func (s *Shutdown) grace() time.Duration {
+	v := os.Getenv(TerminationGraceEnv)
+	if v == "" {
+		return s.cfg.TerminationGrace
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return d
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		return time.Duration(n) * time.Second
+	}
+	s.log.Warn("ignoring an unreadable termination grace", zap.String("env", TerminationGraceEnv), zap.String("value", v))
+	return s.cfg.TerminationGrace
+}
