@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/fxtools/background/fxshutdown"
 )
@@ -27,7 +28,7 @@ type Cache struct {
 // NewCache registers the "cache" shutdown step.
 func NewCache(sd *fxshutdown.Shutdown, pool *Pool) *Cache {
 	c := &Cache{pool: pool, data: map[string]string{}}
-	sd.Add("cache", func(context.Context) error { c.Close(); return nil })
+	sd.Add("cache", func(context.Context) error { c.Close(); return nil }, fxshutdown.WithTimeout(time.Second))
 	return c
 }
 

@@ -80,7 +80,7 @@ func OpenDB(cfg Config, sd *fxshutdown.Shutdown) (*DB, error) {
 		_ = d.db.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", redact(cfg.DBPath), err)
 	}
-	sd.Add("database", func(context.Context) error { d.closeStmts(); return d.db.Close() })
+	sd.Add("database", func(context.Context) error { d.closeStmts(); return d.db.Close() }, fxshutdown.WithTimeout(time.Second))
 	return d, nil
 }
 

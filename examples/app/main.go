@@ -9,6 +9,7 @@ package main
 
 import (
 	"os"
+	"time"
 
 	"github.com/fxtools/background/fxasync"
 	"github.com/fxtools/background/fxasync/fxasyncprom"
@@ -32,6 +33,10 @@ func main() {
 // close.
 func options(cfg Config) []fx.Option {
 	return []fx.Option{
+		// Every step at its bound: 5 + 5.3 + 5 + 1 + 1 + 1 = 18.3 s; fx's
+		// default 15 s would skip the last steps (the plan says so at start
+		// when a termination grace is set).
+		fx.StopTimeout(stopTimeout),
 		fx.Supply(cfg, cfg.asyncConfig(), cfg.shutdownConfig()),
 		fx.Provide(newLogger),
 		fx.WithLogger(func(l *zap.Logger) fxevent.Logger { // fx's own events: only its errors
@@ -52,6 +57,9 @@ func options(cfg Config) []fx.Option {
 		fx.Invoke(func(*Server) {}),
 	}
 }
+
+// stopTimeout is fx's budget for every stop hook together.
+const stopTimeout = 20 * time.Second
 
 func newLogger() (*zap.Logger, error) {
 	c := zap.NewProductionConfig()

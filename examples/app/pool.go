@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/fxtools/background/fxshutdown"
 )
@@ -36,7 +37,7 @@ func NewPool(sd *fxshutdown.Shutdown, _ *DB) *Pool {
 		p.wg.Add(1)
 		go p.work()
 	}
-	sd.Add("runtime-pool", func(context.Context) error { p.Close(); return nil })
+	sd.Add("runtime-pool", func(context.Context) error { p.Close(); return nil }, fxshutdown.WithTimeout(time.Second))
 	return p
 }
 
