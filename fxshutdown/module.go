@@ -34,6 +34,10 @@ type Config struct {
 	// fx's StopTimeout covers the steps; it fails the start with the numbers
 	// when not, and logs the plan in one line. Default 0: no check.
 	TerminationGrace time.Duration
+	// PreStop is the time the pod's preStop hook takes before SIGTERM
+	// (a sleep while endpoints are withdrawn): counted in the plan, not
+	// slept by Run. PreStopEnv, when set, overrides it.
+	PreStop time.Duration
 	// SafetyMargin is the plan's time kept before the kill. Default a tenth
 	// of the grace, at least 1 s.
 	SafetyMargin time.Duration

@@ -20,12 +20,17 @@ import (
 // from the same number as terminationGracePeriodSeconds.
 const TerminationGraceEnv = "FXSHUTDOWN_TERMINATION_GRACE"
 
-// Plan is how a stop spends the termination grace: the readiness delay
-// (endpoints stop routing), then each step's bound in stop order (the HTTP
-// drain, the background drain with its grace, the rest), then a safety
-// margin before the kill.
+// PreStopEnv, when set, is the pod's preStop hook's time ("5s", or seconds)
+// and overrides Config.PreStop.
+const PreStopEnv = "FXSHUTDOWN_PRESTOP"
+
+// Plan is how a stop spends the termination grace: the pod's preStop hook
+// (before SIGTERM), the readiness delay (endpoints stop routing), then each
+// step's bound in stop order (the HTTP drain, the background drain with its
+// grace, the rest), then a safety margin before the kill.
 type Plan struct {
 	Grace          time.Duration // 0: no grace given, nothing to check
+	PreStop        time.Duration
 	ReadinessDelay time.Duration
 	Steps          []PlannedStep // in stop order
 	Margin         time.Duration
@@ -48,7 +53,7 @@ func (p Plan) StepsTotal() time.Duration {
 }
 
 // Total is the whole stop at its worst: delay, steps and margin.
-func (p Plan) Total() time.Duration { return p.ReadinessDelay + p.StepsTotal() + p.Margin }
+func (p Plan) Total() time.Duration { return p.PreStop + p.ReadinessDelay + p.StepsTotal() + p.Margin }
 
 // Check says, with the numbers, why the plan does not fit: the phases
 // overrun the grace, or fx's StopTimeout would skip steps. A plan with no
@@ -70,7 +75,11 @@ func (p Plan) Check() error {
 
 // String is the plan on one line.
 func (p Plan) String() string {
-	parts := []string{fmt.Sprintf("readiness delay %v", p.ReadinessDelay)}
+	var parts []string
+	if p.PreStop > 0 {
+		parts = append(parts, fmt.Sprintf("preStop %v", p.PreStop))
+	}
+	parts = append(parts, fmt.Sprintf("readiness delay %v", p.ReadinessDelay))
 	for _, s := range p.Steps {
 		parts = append(parts, fmt.Sprintf("%s %v", s.Name, s.Bound))
 	}
@@ -81,7 +90,8 @@ func (p Plan) String() string {
 // Plan returns the stop's plan for the steps registered so far, with fx's
 // StopTimeout when known (Run passes it).
 func (s *Shutdown) Plan(stopTimeout time.Duration) Plan {
-	p := Plan{Grace: s.grace(), ReadinessDelay: s.cfg.ReadinessDelay, StopTimeout: stopTimeout}
+	p := Plan{Grace: s.duration(TerminationGraceEnv, s.cfg.TerminationGrace), PreStop: s.duration(PreStopEnv, s.cfg.PreStop),
+		ReadinessDelay: s.cfg.ReadinessDelay, StopTimeout: stopTimeout}
 	p.Margin = s.cfg.SafetyMargin
 	if p.Margin <= 0 {
 		p.Margin = max(time.Second, p.Grace/10)
@@ -94,11 +104,11 @@ func (s *Shutdown) Plan(stopTimeout time.Duration) Plan {
 	return p
 }
 
-// grace is the termination grace: the environment's, else the Config's.
-func (s *Shutdown) grace() time.Duration {
-	v := os.Getenv(TerminationGraceEnv)
+// duration reads env ("30s", or seconds: "30"), else returns def.
+func (s *Shutdown) duration(env string, def time.Duration) time.Duration {
+	v := os.Getenv(env)
 	if v == "" {
-		return s.cfg.TerminationGrace
+		return def
 	}
 	if d, err := time.ParseDuration(v); err == nil {
 		return d
@@ -106,6 +116,6 @@ func (s *Shutdown) grace() time.Duration {
 	if n, err := strconv.Atoi(v); err == nil {
 		return time.Duration(n) * time.Second
 	}
-	s.log.Warn("ignoring an unreadable termination grace", zap.String("env", TerminationGraceEnv), zap.String("value", v))
-	return s.cfg.TerminationGrace
+	s.log.Warn("ignoring an unreadable duration", zap.String("env", env), zap.String("value", v))
+	return def
 }

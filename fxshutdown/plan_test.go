@@ -60,3 +60,14 @@ func TestPlanFromShutdown(t *testing.T) {
 	assert.Equal(t, s, p.Margin)
 	assert.Error(t, p.Check(), "2 s + 8 s + 1 s does not fit in 5 s")
 }
+
+// A preStop hook counts against the grace, before the readiness delay.
+func TestPlanCountsPreStop(t *testing.T) {
+	t.Setenv(fxshutdown.PreStopEnv, "5")
+	sd := fxshutdown.New(fxshutdown.Config{TerminationGrace: 10 * s, StepTimeout: 3 * s}, zap.NewNop())
+	sd.Add("database", func(context.Context) error { return nil })
+	p := sd.Plan(0)
+	assert.Equal(t, 5*s, p.PreStop)
+	assert.Equal(t, 5*s+3*s+s, p.Total())
+	assert.Equal(t, "preStop 5s + readiness delay 0s + database 3s + margin 1s = 9s of 10s", p.String())
+}
