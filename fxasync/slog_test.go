@@ -48,12 +48,23 @@ func TestSlogGetsTheSameLines(t *testing.T) {
 	assert.Contains(t, lines, "async tasks drained")
 }
 
-// WithSlog without fx.
+// WithSlog without fx: a failing task writes one ERROR record, with its
+// label and error.
 func TestWithSlog(t *testing.T) {
 	var buf bytes.Buffer
-	s := fxasync.New(fxasync.WithSlog(slog.New(slog.NewTextHandler(&buf, nil))))
+	s := fxasync.New(fxasync.WithSlog(slog.New(slog.NewJSONHandler(&buf, nil))))
 	s.Go(context.Background(), "log-usage", func(context.Context) error { return errors.New("db down") })
 	require.NoError(t, s.Drain(context.Background()))
-	assert.Contains(t, buf.String(), `msg="async task failed"`)
-	assert.Contains(t, buf.String(), `label=log-usage`)
+	var errs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+		if m["level"] == "ERROR" {
+			errs = append(errs, m)
+		}
+	}
+	require.Len(t, errs, 1, buf.String())
+	assert.Equal(t, "async task failed", errs[0]["msg"])
+	assert.Equal(t, "log-usage", errs[0]["label"])
+	assert.Equal(t, "db down", errs[0]["error"])
 }
