@@ -1,0 +1,136 @@
+package main
+
+// This file holds one mode's run: the replicas, the balancer and the load,
+// the rolling restarts and the SIGKILL, then the ledger.
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // Postgres through database/sql
+)
+
+func (d drill) run(bin, base string, durable bool) (*ledger, error) {
+	mode := "in-memory"
+	if durable {
+		mode = "durable"
+	}
+	dsn, drop, err := newDatabase(base, mode)
+	if err != nil {
+		return nil, err
+	}
+	defer drop()
+	args := []string{"-db", dsn, "-readiness-delay", "300ms", "-lease", "3s"}
+	if durable {
+		args = append(args, "-durable")
+	}
+	reps := make([]*replica, d.replicas)
+	for i := range reps {
+		if reps[i], err = newReplica(bin, args); err != nil {
+			return nil, err
+		}
+	}
+	if err := startAll(reps); err != nil { // at once: the schema's migration must be safe so
+		return nil, err
+	}
+	b := newBalancer(reps)
+	defer b.close()
+	l := &load{}
+	stop := make(chan struct{})
+	loaded := make(chan struct{})
+	began := time.Now()
+	go func() { l.run(b, d.rate, stop); close(loaded) }()
+
+	led := &ledger{mode: mode, killed: process{replica: -1}}
+	time.Sleep(2 * time.Second)
+	for round := 0; round < d.rounds; round++ {
+		for _, r := range reps {
+			led.exits = append(led.exits, r.stop())
+			if err := r.start(); err != nil {
+				return nil, err
+			}
+			led.restarts++
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	victim := reps[0]
+	led.killed = process{replica: 0, gen: victim.generation()}
+	victim.kill()
+	time.Sleep(time.Second)
+	if err := victim.start(); err != nil {
+		return nil, err
+	}
+	time.Sleep(time.Until(began.Add(d.duration)))
+	close(stop)
+	<-loaded
+
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if durable {
+		led.settled = settle(db, time.Minute)
+	}
+	for _, r := range reps {
+		led.exits = append(led.exits, r.stop())
+		led.drains = append(led.drains, r.drainTimes()...)
+	}
+	return led, led.count(db, l.outcomes)
+}
+
+func startAll(reps []*replica) error {
+	errs := make([]error, len(reps))
+	var wg sync.WaitGroup
+	for i, r := range reps {
+		wg.Go(func() { errs[i] = r.start() })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settle waits until River has no unfinished job, and reports whether it
+// got there in time.
+func settle(db *sql.DB, within time.Duration) bool {
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		var n int
+		err := db.QueryRow("SELECT COUNT(*) FROM river_job WHERE state NOT IN ('completed', 'discarded', 'cancelled')").Scan(&n)
+		if err == nil && n == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// newDatabase creates a database for one mode and returns its URL and its
+// drop.
+func newDatabase(base, mode string) (string, func(), error) {
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", nil, err
+	}
+	name := fmt.Sprintf("fleet_%d_%d", time.Now().Unix(), len(mode))
+	if _, err := admin.ExecContext(context.Background(), "CREATE DATABASE "+name); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("create the drill's database: %w", err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		admin.Close()
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	return u.String(), func() {
+		_, _ = admin.Exec("DROP DATABASE " + name + " WITH (FORCE)")
+		admin.Close()
+	}, nil
+}
