@@ -10,7 +10,9 @@ import (
 
 	"github.com/fxtools/background/fxasync"
 	"github.com/fxtools/background/fxshutdown"
+	"github.com/fxtools/background/internal/logx"
 	"go.uber.org/fx"
+	"go.uber.org/zap"
 )
 
 // StepName is the hand-off's step in fxshutdown's sequence and summary.
@@ -19,11 +21,13 @@ const StepName = "durable-handoff"
 // Module provides a *Handoff on the graph's *sql.DB and *fxasync.Scheduler
 // (fxasync.Module). It starts River on start; on stop, after the
 // scheduler's drain and before the hooks of the *sql.DB's constructor (its
-// close), it makes unsettled jobs runnable and stops River — as the step
-// StepName when a *fxshutdown.Shutdown is in the graph, as an OnStop hook
-// otherwise. A Config in the graph configures it; without a Config.Logger,
-// a *slog.Logger from the graph is used. Register kinds in constructors or
-// fx.Invoke: before the application starts.
+// close), it hands off what the drain cut short, makes unsettled jobs
+// runnable and stops River — as the step StepName when a
+// *fxshutdown.Shutdown is in the graph, as an OnStop hook otherwise. A
+// Config in the graph configures it; without a Config.Logger, River logs to
+// the graph's *slog.Logger, else to its *zap.Logger (named "river",
+// warnings and errors). Register kinds in constructors or fx.Invoke: before
+// the application starts.
 var Module = fx.Module("fxasyncriver",
 	fx.Provide(NewFromParams),
 	// Built before the scheduler, so its stop runs after the drain; it
@@ -40,6 +44,7 @@ type Params struct {
 	DB        *sql.DB
 	Config    Config               `optional:"true"`
 	Logger    *slog.Logger         `optional:"true"`
+	Zap       *zap.Logger          `optional:"true"` // used when there is no *slog.Logger
 	Shutdown  *fxshutdown.Shutdown `optional:"true"`
 }
 
@@ -49,6 +54,9 @@ func NewFromParams(p Params) *Handoff {
 	cfg := p.Config
 	if cfg.Logger == nil {
 		cfg.Logger = p.Logger
+	}
+	if cfg.Logger == nil && p.Zap != nil {
+		cfg.Logger = logx.ToSlog(p.Zap.Named("river").WithOptions(zap.IncreaseLevel(zap.WarnLevel)))
 	}
 	h := New(p.DB, nil, cfg)
 	p.Lifecycle.Append(fx.StartHook(h.Start))

@@ -92,3 +92,63 @@ func attrsOf(fs []zapcore.Field) []slog.Attr {
 	sort.Slice(attrs, func(i, j int) bool { return attrs[i].Key < attrs[j].Key })
 	return attrs
 }
+
+// ToSlog returns a *slog.Logger that writes to z: for a dependency that
+// takes slog (River) in an application that logs with zap. A nil z gives
+// nil.
+func ToSlog(z *zap.Logger) *slog.Logger {
+	if z == nil {
+		return nil
+	}
+	return slog.New(zapHandler{z: z})
+}
+
+type zapHandler struct {
+	z      *zap.Logger
+	prefix string // from WithGroup: "group."
+}
+
+func (h zapHandler) Enabled(_ context.Context, l slog.Level) bool { return h.z.Core().Enabled(zapLevel(l)) }
+
+func (h zapHandler) Handle(_ context.Context, r slog.Record) error {
+	fs := make([]zap.Field, 0, r.NumAttrs())
+	r.Attrs(func(a slog.Attr) bool {
+		fs = append(fs, h.field(a))
+		return true
+	})
+	if ce := h.z.Check(zapLevel(r.Level), r.Message); ce != nil {
+		ce.Write(fs...)
+	}
+	return nil
+}
+
+func (h zapHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	fs := make([]zap.Field, len(as))
+	for i, a := range as {
+		fs[i] = h.field(a)
+	}
+	return zapHandler{z: h.z.With(fs...), prefix: h.prefix}
+}
+
+func (h zapHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	return zapHandler{z: h.z, prefix: h.prefix + name + "."}
+}
+
+func (h zapHandler) field(a slog.Attr) zap.Field {
+	return zap.Any(h.prefix+a.Key, a.Value.Resolve().Any())
+}
+
+func zapLevel(l slog.Level) zapcore.Level {
+	switch {
+	case l < slog.LevelInfo:
+		return zapcore.DebugLevel
+	case l < slog.LevelWarn:
+		return zapcore.InfoLevel
+	case l < slog.LevelError:
+		return zapcore.WarnLevel
+	}
+	return zapcore.ErrorLevel
+}
