@@ -108,7 +108,9 @@ type zapHandler struct {
 	prefix string // from WithGroup: "group."
 }
 
-func (h zapHandler) Enabled(_ context.Context, l slog.Level) bool { return h.z.Core().Enabled(zapLevel(l)) }
+func (h zapHandler) Enabled(_ context.Context, l slog.Level) bool {
+	return h.z.Core().Enabled(zapLevel(l))
+}
 
 func (h zapHandler) Handle(_ context.Context, r slog.Record) error {
 	fs := make([]zap.Field, 0, r.NumAttrs())
