@@ -6,7 +6,6 @@ package core
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -62,23 +61,7 @@ func (l *limits) take(slots *sema, waiting *atomic.Int64, ctx context.Context, w
 	return l.wait(slots, ctx, which)
 }
 
-// waitSpins is how many times a submitter yields, looking for a freed slot,
-// before it parks: on another core the workers free slots every few hundred
-// nanoseconds, and a park, a timer and a wake-up cost microseconds.
-const waitSpins = 4
-
 func (l *limits) wait(slots *sema, ctx context.Context, which string) error {
-	for range waitSpins {
-		select {
-		case <-l.draining:
-			return ErrClosed // the gate would refuse it
-		default:
-		}
-		runtime.Gosched()
-		if slots.tryTake() {
-			return nil
-		}
-	}
 	var timeout <-chan time.Time
 	if l.maxWait > 0 {
 		t := time.NewTimer(l.maxWait)
