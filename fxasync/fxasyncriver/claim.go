@@ -34,7 +34,8 @@ func (k *Kind[T]) runFast(ctx context.Context, id int64, args T) {
 }
 
 // claimAndRun deletes the job and writes the task's effect in one
-// transaction, and reports whether the job is settled: written, or River's.
+// transaction, and reports whether the job is settled: written, River's,
+// or failed and left to River's retry after the lease.
 // When the job is gone, running, or was already tried by River, River owns
 // it: the transaction rolls back. When the task is cancelled (the drain's
 // bound), the job stays for River and the task returns nil: nothing is
@@ -50,7 +51,10 @@ func (k *Kind[T]) claimAndRun(ctx context.Context, id int64, args T) (settled bo
 		k.stats.claimsLost.Add(1)
 		return true, nil // River ran it, or runs it
 	case err != nil:
-		return false, k.leave(ctx, err)
+		// Cut off by the drain: tracked, for Stop to make runnable at once.
+		// Failed: River retries it after the lease; nothing to track, so a
+		// failing handler cannot grow the tracked set.
+		return ctx.Err() == nil, k.leave(ctx, err)
 	}
 	k.stats.fast.Add(1)
 	return true, nil

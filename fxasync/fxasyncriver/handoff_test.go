@@ -3,10 +3,12 @@ package fxasyncriver
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,4 +156,39 @@ func raceRounds(t *testing.T, rigs []*rig, rounds, n int) {
 	assert.Equal(t, int64(rounds*n), fast+byRiver, "written by the fast path or River")
 	assert.Positive(t, lost, "River won no race: the test raced nothing")
 	t.Logf("%d jobs: fast path %d, River %d, claims lost to River %d, deferred %d", rounds*n, fast, byRiver, lost, deferred)
+}
+
+// A fast path whose handler fails leaves the job to River's retry after the
+// lease, untracked: a failing handler cannot grow what Stop must release.
+// River's run writes the effect once.
+func TestFailedFastPathIsRetriedByRiver(t *testing.T) {
+	db, err := openSQLite(filepath.Join(t.TempDir(), "app.db"))
+	require.NoError(t, err)
+	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+	h := New(db, s, Config{Lease: 100 * time.Millisecond, PollInterval: 10 * time.Millisecond})
+	var calls atomic.Int64
+	write := writeEffect(SQLite)
+	k := Register(h, func(ctx context.Context, tx *sql.Tx, e effect) error {
+		if calls.Add(1) == 1 {
+			return errors.New("first attempt fails")
+		}
+		return write(ctx, tx, e)
+	})
+	require.NoError(t, h.Start(context.Background()))
+	r := &rig{db: db, sched: s, h: h, kind: k}
+	t.Cleanup(func() {
+		assert.NoError(t, s.Drain(context.Background()))
+		assert.NoError(t, h.Stop(context.Background()))
+		assert.NoError(t, db.Close())
+	})
+	require.NoError(t, k.Submit(context.Background(), effect{Key: "retried"}))
+	r.settle(t)
+	rows, _ := effects(t, db)
+	assert.Equal(t, 1, rows)
+	st := h.Stats()[0]
+	assert.Equal(t, int64(1), st.Deferred)
+	assert.Equal(t, int64(1), st.ByQueue)
+	h.mu.Lock()
+	assert.Empty(t, h.out, "not tracked")
+	h.mu.Unlock()
 }
