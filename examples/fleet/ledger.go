@@ -22,7 +22,8 @@ type ledger struct {
 	drains   []time.Duration
 	settled  bool // durable: River finished every job in time
 
-	rows []ledgerRow
+	rows   []ledgerRow
+	broken []string // what failed but at the killed process, a few
 }
 
 // ledgerRow is one model's figures. "Of the killed" counts what went to the
@@ -87,6 +88,9 @@ func (l *ledger) count(db *sql.DB, outs []outcome) error {
 				r.non2xxOfKilled++
 			}
 		}
+		if o.status != http.StatusOK && !killed && len(l.broken) < 5 {
+			l.broken = append(l.broken, fmt.Sprintf("replica %d (start %d): status %d %s", o.to.replica, o.to.gen, o.status, o.err))
+		}
 	}
 	l.rows = l.rows[:0]
 	for _, m := range models {
@@ -134,6 +138,9 @@ func (l *ledger) print(w io.Writer) {
 	fmt.Fprintf(w, "drains: %d, p50 %v, p99 %v; SIGTERM exit codes %v", len(l.drains), p50, p99, l.exits)
 	if l.mode == "durable" {
 		fmt.Fprintf(w, "; River finished every job: %v", l.settled)
+	}
+	for _, b := range l.broken {
+		fmt.Fprintf(w, "\nfailed away from the SIGKILL: %s", b)
 	}
 	verdict := "kept its promise"
 	if !l.kept() {

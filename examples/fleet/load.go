@@ -18,6 +18,7 @@ var models = []string{"m1", "m2", "m3"}
 type outcome struct {
 	to     process // where it went (replica -1: nowhere)
 	model  string
+	err    string // the transport error
 	status int    // 0: a transport error
 	id     string // the service's request id, for 2xx
 }
@@ -54,6 +55,7 @@ func send(b *balancer, n int) outcome {
 	status, out, to, err := b.do("/v1/chat/completions", []byte(body))
 	o.to = to
 	if err != nil {
+		o.err = err.Error()
 		return o
 	}
 	o.status = status

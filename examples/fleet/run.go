@@ -24,7 +24,10 @@ func (d drill) run(bin, base string, durable bool) (*ledger, error) {
 		return nil, err
 	}
 	defer drop()
-	args := []string{"-db", dsn, "-readiness-delay", "300ms", "-lease", "3s"}
+	// The readiness delay outlasts the balancer's detection (a check every
+	// 100 ms, 200 ms timeout), so it stops routing to a replica before that
+	// replica stops serving.
+	args := []string{"-db", dsn, "-readiness-delay", "1s", "-lease", "3s"}
 	if durable {
 		args = append(args, "-durable")
 	}
