@@ -26,12 +26,17 @@ type rig struct {
 	kind  *Kind[effect]
 }
 
-// newRig starts a hand-off on db; the test's cleanup drains the scheduler,
-// stops the hand-off and closes db, in that order.
+// newRig starts a hand-off on db with the effect kind; the test's cleanup
+// drains the scheduler, stops the hand-off and closes db, in that order.
 func newRig(t testing.TB, db *sql.DB, cfg Config) *rig {
+	return newRigWith(t, db, cfg, writeEffect(cfg.Dialect))
+}
+
+// newRigWith is newRig with the effect kind's handler.
+func newRigWith(t testing.TB, db *sql.DB, cfg Config, handle Handler[effect]) *rig {
 	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
 	h := New(db, s, cfg)
-	r := &rig{db: db, sched: s, h: h, kind: Register(h, writeEffect(cfg.Dialect))}
+	r := &rig{db: db, sched: s, h: h, kind: Register(h, handle)}
 	require.NoError(t, h.Start(context.Background()))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -164,31 +169,23 @@ func raceRounds(t *testing.T, rigs []*rig, rounds, n int) {
 func TestFailedFastPathIsRetriedByRiver(t *testing.T) {
 	db, err := openSQLite(filepath.Join(t.TempDir(), "app.db"))
 	require.NoError(t, err)
-	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
-	h := New(db, s, Config{Lease: 100 * time.Millisecond, PollInterval: 10 * time.Millisecond})
 	var calls atomic.Int64
 	write := writeEffect(SQLite)
-	k := Register(h, func(ctx context.Context, tx *sql.Tx, e effect) error {
-		if calls.Add(1) == 1 {
-			return errors.New("first attempt fails")
-		}
-		return write(ctx, tx, e)
-	})
-	require.NoError(t, h.Start(context.Background()))
-	r := &rig{db: db, sched: s, h: h, kind: k}
-	t.Cleanup(func() {
-		assert.NoError(t, s.Drain(context.Background()))
-		assert.NoError(t, h.Stop(context.Background()))
-		assert.NoError(t, db.Close())
-	})
-	require.NoError(t, k.Submit(context.Background(), effect{Key: "retried"}))
+	r := newRigWith(t, db, Config{Lease: 100 * time.Millisecond, PollInterval: 10 * time.Millisecond},
+		func(ctx context.Context, tx *sql.Tx, e effect) error {
+			if calls.Add(1) == 1 {
+				return errors.New("first attempt fails")
+			}
+			return write(ctx, tx, e)
+		})
+	require.NoError(t, r.kind.Submit(context.Background(), effect{Key: "retried"}))
 	r.settle(t)
 	rows, _ := effects(t, db)
 	assert.Equal(t, 1, rows)
-	st := h.Stats()[0]
+	st := r.h.Stats()[0]
 	assert.Equal(t, int64(1), st.Deferred)
 	assert.Equal(t, int64(1), st.ByQueue)
-	h.mu.Lock()
-	assert.Empty(t, h.out, "not tracked")
-	h.mu.Unlock()
+	r.h.mu.Lock()
+	assert.Empty(t, r.h.out, "not tracked")
+	r.h.mu.Unlock()
 }

@@ -2,6 +2,8 @@ package fxasyncriver
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -56,15 +58,27 @@ func TestStopSpillsWhatTheDrainCutShort(t *testing.T) {
 // In-memory tasks that finish are written once and spill nothing; a
 // handler's error is the scheduler's failure, not a hand-off.
 func TestInMemoryTasksWriteOnce(t *testing.T) {
-	r := sqliteRig(t, Config{})
+	db, err := openSQLite(filepath.Join(t.TempDir(), "app.db"))
+	require.NoError(t, err)
+	write := writeEffect(SQLite)
+	r := newRigWith(t, db, Config{}, func(ctx context.Context, tx *sql.Tx, e effect) error {
+		if e.Key == "bad" {
+			return errors.New("bad row")
+		}
+		return write(ctx, tx, e)
+	})
 	for i := range 100 {
 		require.NoError(t, r.kind.Go(context.Background(), effect{Key: fmt.Sprint(i)}))
 	}
+	require.NoError(t, r.kind.Go(context.Background(), effect{Key: "bad"}))
 	r.settle(t)
 	rows, distinct := effects(t, r.db)
 	assert.Equal(t, 100, rows)
 	assert.Equal(t, 100, distinct)
-	assert.Equal(t, int64(100), r.h.Stats()[0].Memory)
+	st := r.h.Stats()[0]
+	assert.Equal(t, int64(100), st.Memory)
+	assert.Zero(t, st.Spilled)
+	assert.Equal(t, int64(1), r.sched.Stats().Labels[0].Failed, "the failure is the scheduler's")
 	r.h.mu.Lock()
 	assert.Empty(t, r.h.live, "nothing left to spill")
 	r.h.mu.Unlock()
