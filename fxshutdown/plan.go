@@ -43,7 +43,7 @@ type PlannedStep struct {
 	Bound time.Duration
 }
 
-// Steps is the steps' total: what fx's StopTimeout must cover.
+// StepsTotal is the steps' bounds added up: what fx's StopTimeout must cover.
 func (p Plan) StepsTotal() time.Duration {
 	var t time.Duration
 	for _, s := range p.Steps {

@@ -7,7 +7,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -121,7 +123,7 @@ func newDatabase(base, mode string) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	name := fmt.Sprintf("fleet_%d_%d", time.Now().Unix(), len(mode))
+	name := fmt.Sprintf("fleet_%s_%d_%d", strings.ReplaceAll(mode, "-", "_"), time.Now().Unix(), rand.Uint32())
 	if _, err := admin.ExecContext(context.Background(), "CREATE DATABASE "+name); err != nil {
 		admin.Close()
 		return "", nil, fmt.Errorf("create the drill's database: %w", err)
