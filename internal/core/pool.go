@@ -14,8 +14,9 @@ import (
 // running a task), so no queued task waits behind a task that blocks.
 //   - push queues a task, then signal wakes a parked worker or, when none is
 //     spare, starts one;
-//   - take pops under mu and, if that leaves this worker's spare place empty
-//     while tasks remain, counts a new worker in before unlocking;
+//   - take pops under mu and, if that leaves no worker spare while tasks
+//     remain, counts a new worker in before unlocking; a busy worker, done
+//     with its task, takes the next without becoming spare in between;
 //   - a parked worker leaves only under mu, and only when the queue is empty;
 //   - every other change to spare adds to it.
 //
@@ -87,8 +88,12 @@ func (p *pool) work() {
 	p.mu.Unlock()
 	defer p.retire(w) // also when a task calls runtime.Goexit
 	for t := p.next(w); t != nil; t = p.next(w) {
-		w.cur.Store(t)
-		p.run(t)
+		// A busy worker takes the next task before it counts itself spare:
+		// a stream of tasks costs no spare count and no store per task.
+		for ; t != nil; t = p.take(false) {
+			w.cur.Store(t)
+			p.run(t)
+		}
 		w.cur.Store(nil)
 		p.spare.Add(1)
 	}
@@ -115,7 +120,7 @@ func (p *pool) retire(w *worker) {
 func (p *pool) next(w *worker) *task {
 	for {
 		for spins := 0; spins < spinRounds; spins++ {
-			if t := p.take(); t != nil {
+			if t := p.take(true); t != nil {
 				return t
 			}
 			runtime.Gosched()
@@ -126,8 +131,11 @@ func (p *pool) next(w *worker) *task {
 	}
 }
 
-// take pops a task and commits this worker to it; see the invariant.
-func (p *pool) take() *task {
+// take pops a task and commits this worker to it; see the invariant. A spare
+// worker gives its place up, and counts a new one in if that leaves none
+// while tasks remain. A busy worker, done with its task, has no place to
+// give, and the invariant held before it took: another is spare.
+func (p *pool) take(spare bool) *task {
 	p.mu.Lock()
 	t := p.q.pop()
 	if t == nil {
@@ -135,7 +143,7 @@ func (p *pool) take() *task {
 		return nil
 	}
 	more := !p.q.empty()
-	spawn := p.spare.Add(-1) == 0 && more
+	spawn := spare && p.spare.Add(-1) == 0 && more
 	if spawn {
 		p.spare.Add(1)
 	}
@@ -156,7 +164,7 @@ func (p *pool) take() *task {
 // found on the way in, and stay=false when the worker should exit.
 func (p *pool) park(w *worker) (t *task, stay bool) {
 	p.parked.Add(1)
-	if t = p.take(); t != nil { // after parked is visible: see the invariant
+	if t = p.take(true); t != nil { // after parked is visible: see the invariant
 		p.parked.Add(-1)
 		return t, true
 	}
