@@ -29,14 +29,19 @@ import (
 // spinRounds yields, then the worker parks, also when a push is half done;
 // the pusher's signal after its link wakes it (both sides write, then read
 // the other's word, so one of them sees the other).
+//
+// Layout, one cache line each: the words a submitter reads on every push
+// (spare, parked, wake), rarely written; the queue's tail, which submitters
+// swap; the queue's head and mu, which workers write on every take.
 type pool struct {
-	q       queue
 	spare   atomic.Int32 // workers not running a task, parked ones included
 	parked  atomic.Int32 // spare workers asleep in park
 	wake    chan struct{}
 	quit    chan struct{} // closed when the engine has drained: idle workers exit
-	mu      sync.Mutex    // q's consumer side and the worker list
-	workers *worker       // head of the intrusive list of live workers
+	_       [40]byte
+	q       queue
+	mu      sync.Mutex // q's consumer side and the worker list
+	workers *worker    // head of the intrusive list of live workers
 	run     func(*task)
 	idle    time.Duration
 }

@@ -9,6 +9,7 @@ import "sync/atomic"
 // workers serialise it with pool.mu.
 type queue struct {
 	tail atomic.Pointer[task] // producers
+	_    [56]byte             // the producers' word on a cache line of its own
 	head *task                // consumer, under pool.mu
 	stub task
 }
