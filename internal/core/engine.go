@@ -50,10 +50,10 @@ func New(cfg Config) *Engine {
 	e := &Engine{clock: clock.Real, log: cfg.Logger, cfg: cfg, epoch: time.Now()}
 	e.run = runOptions{pprofLabels: cfg.PprofLabels, middleware: cfg.Middleware(), epoch: e.epoch}
 	e.scope.stop, e.cancelStop = context.WithCancelCause(context.Background())
-	e.gate = newGate(e.now, func() { e.shut(context.Canceled) })
+	e.gate = newGate(cfg.MaxInFlight, e.now, func() { e.shut(context.Canceled) })
 	e.pool = newPool(e.execute, cfg.IdleTimeout)
 	e.labels.init(cfg.MaxLabels, cfg.LimitOf)
-	e.limits = newLimits(cfg, e.scope.stop.Done(), e.gate.draining, e.followsUp)
+	e.limits = newLimits(cfg, &e.gate.global, e.scope.stop.Done(), e.gate.draining, e.followsUp)
 	return e
 }
 

@@ -18,9 +18,13 @@ import (
 // exactly once, at that zero (the compare-and-swap in leave) or when it gives
 // up (close). While open, admission is one load and one add. While draining,
 // only follow-ups are admitted: the caller vouches (see enterFollowUp).
+//
+// The gate also holds the engine's global slots (see limits.go) beside the
+// state word: a task's admission and its end each move that one cache line
+// between cores, not two.
 type gate struct {
-	state atomic.Int64
-	_     [56]byte // the hot state word on its own cache line
+	state  atomic.Int64
+	global sema // the limits' global slots; exactly fills the state's line
 
 	draining  chan struct{} // closed when the drain begins
 	woken     chan struct{} // closed to wake Drain: drained, bound or ctx
@@ -37,9 +41,10 @@ const (
 	countMask   = closedBit - 1
 )
 
-func newGate(now func() int64, onDrained func()) *gate {
-	return &gate{draining: make(chan struct{}), woken: make(chan struct{}),
-		drained: make(chan struct{}), onDrained: onDrained, now: now}
+// newGate returns an open gate whose global slots number limit (0: unbounded).
+func newGate(limit int, now func() int64, onDrained func()) *gate {
+	return &gate{global: sema{limit: int64(max(limit, 0))}, draining: make(chan struct{}),
+		woken: make(chan struct{}), drained: make(chan struct{}), onDrained: onDrained, now: now}
 }
 
 // enter counts a task in while the gate is open, and reports whether it did.

@@ -17,16 +17,15 @@ import (
 // submission from a running task of this engine) never waits: its parents
 // may hold every slot, so it takes a free one or is refused at once.
 type limits struct {
-	global    *sema           // nil: unbounded
+	global    *sema           // the gate's; limit 0: unbounded
 	maxWait   time.Duration   // Unbounded: until the caller's context ends
 	stop      <-chan struct{} // closed at the drain's bound
 	draining  <-chan struct{} // closed when the drain begins: no new waits
 	followsUp func(context.Context) bool
 }
 
-func newLimits(cfg Config, stop, draining <-chan struct{}, followsUp func(context.Context) bool) limits {
-	return limits{global: newSema(cfg.MaxInFlight), maxWait: cfg.MaxWait, stop: stop, draining: draining,
-		followsUp: followsUp}
+func newLimits(cfg Config, global *sema, stop, draining <-chan struct{}, followsUp func(context.Context) bool) limits {
+	return limits{global: global, maxWait: cfg.MaxWait, stop: stop, draining: draining, followsUp: followsUp}
 }
 
 // acquire takes a slot of the label's and a global one, or neither. With
