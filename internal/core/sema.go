@@ -24,19 +24,12 @@ type sema struct {
 	queue   []chan struct{} // sleeping waiters, oldest first; each closed at most once
 }
 
-func newSema(limit int) *sema {
-	if limit <= 0 {
-		return nil // unbounded
-	}
-	return &sema{limit: int64(limit)}
-}
+// bounded reports whether s bounds anything: a limit of 0 does not.
+func (s *sema) bounded() bool { return s.limit > 0 }
 
-// bounded reports whether s bounds anything: not nil, with a limit.
-func (s *sema) bounded() bool { return s != nil && s.limit > 0 }
-
-// tryTake takes a slot if one is free. A nil sema is unbounded. A
-// compare-and-swap, not an add and an undo: a failed take never counts, so it
-// neither refuses another taker spuriously nor has a wake-up to make.
+// tryTake takes a slot if one is free. A compare-and-swap, not an add and
+// an undo: a failed take never counts, so it neither refuses another taker
+// spuriously nor has a wake-up to make.
 func (s *sema) tryTake() bool {
 	if !s.bounded() {
 		return true
