@@ -132,7 +132,8 @@ func (s *Scheduler) Drain(ctx context.Context) error {
 }
 
 // Draining returns a channel that is closed when Drain begins: a long task
-// can watch it to wrap up early, a readiness check to report not ready.
+// can watch it to wrap up early, a readiness check to report not ready. Once
+// it is closed, Go from outside the scheduler's tasks is refused.
 func (s *Scheduler) Draining() <-chan struct{} {
 	if s == nil {
 		return closedChan

@@ -180,7 +180,8 @@ func (e *Engine) shut(cause error) {
 // a submission is being refused during a drain it may read one too many.
 func (e *Engine) Pending() int { return e.gate.pending() }
 
-// Draining returns a channel that is closed when Drain begins.
+// Draining returns a channel that is closed when Drain begins, once new
+// submissions are refused.
 func (e *Engine) Draining() <-chan struct{} { return e.gate.draining }
 
 // Stats returns the figures now.

@@ -88,9 +88,9 @@ func (g *gate) leave(at int64) {
 // beginDrain moves the gate to draining; at is the clock reading. With
 // nothing pending the drain ends at once.
 func (g *gate) beginDrain(at int64) {
-	close(g.draining)
 	g.state.Add(1) // hold the count up while the bit is set, then let go
 	g.state.Or(drainingBit)
+	close(g.draining) // after the bit: whoever sees it closed is refused
 	g.leave(at)
 }
 
