@@ -154,7 +154,7 @@ func (e *Engine) logRejected(label string, c *Counters, err error) {
 // execute runs a task on a worker; the deferred end runs on Goexit too.
 func (e *Engine) execute(t *task) {
 	defer e.finish(t)
-	runTask(t, e.log, e.run)
+	runTask(t, e.log, &e.run)
 }
 
 func (e *Engine) finish(t *task) {

@@ -68,9 +68,9 @@ func guarded(mw Middleware, ctx context.Context, t TaskStart) (next context.Cont
 }
 
 // ended calls the end functions, last first, each guarded.
-func ended(ends []func(TaskEnd), e TaskEnd, label string, log *zap.Logger) {
+func ended(ends []func(TaskEnd), e *TaskEnd, label string, log *zap.Logger) {
 	for i := len(ends) - 1; i >= 0; i-- {
-		if logx.Guard(func() { ends[i](e) }) {
+		if logx.Guard(func() { ends[i](*e) }) {
 			logx.Guard(func() { log.Error("async task middleware panicked at the task's end", zap.String("label", label)) })
 		}
 	}

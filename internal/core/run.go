@@ -24,53 +24,88 @@ type runOptions struct {
 // recovered and reported at once with its stack; panic(nil) is a panic under
 // either GODEBUG panicnil setting. A task that calls runtime.Goexit ends the
 // calling goroutine after the report. Middleware, if any, runs around it.
-func runTask(t *task, log *zap.Logger, o runOptions) {
-	var ctx context.Context = t
-	var ends []func(TaskEnd)
+//
+// While the task runs, only runTask's and protect's frames lie between the
+// worker's and the task's, both small: a blocked task fits in the smallest
+// stack as a go statement's does (TestBlockedTaskFitsTheSmallestStack). The
+// report runs after, in a frame of its own.
+func runTask(t *task, log *zap.Logger, o *runOptions) {
+	r := taskRun{ctx: t}
 	if len(o.middleware) > 0 {
-		ctx, ends = around(o.middleware, t, TaskStart{Label: t.label,
-			Submitted: o.epoch.Add(time.Duration(t.start.Load())), Started: time.Now()}, log)
+		r.ctx, r.ends = o.start(t, log)
 	}
-	returned, recovered := false, false
+	defer r.report(t, log) // also on runtime.Goexit, which never returns here
+	r.protect(t, o.pprofLabels)
+	r.settled = true
+}
+
+// taskRun is one run of a task: its context, its middleware's end functions
+// and how it ended.
+type taskRun struct {
+	ctx      context.Context
+	ends     []func(TaskEnd)
+	end      TaskEnd
+	returned bool // the task returned: it did not panic or call Goexit
+	settled  bool // protect returned: the task returned or panicked
+}
+
+// protect calls the task and recovers a panic into r.end. Under Goexit it
+// never returns.
+func (r *taskRun) protect(t *task, pprofLabels bool) {
 	defer func() {
-		if !returned && !recovered {
-			t.stats.failed.Add(1)
-			logx.Guard(func() { log.Error("async task called runtime.Goexit", zap.String("label", t.label)) })
-			ended(ends, TaskEnd{Goexit: true}, t.label, log)
+		if !r.returned {
+			r.end.Panic, r.end.Stack = recover(), debug.Stack()
 		}
 	}()
-	var err error
-	var value any
-	var stack []byte
-	func() {
-		defer func() {
-			if !returned {
-				value, stack = recover(), debug.Stack()
-			}
-		}()
-		err = call(ctx, t, o.pprofLabels)
-		returned = true
-	}()
-	if !returned { // a panic was recovered; Goexit never gets here
-		recovered = true
+	r.end.Err = call(r.ctx, t, pprofLabels)
+	r.returned = true
+}
+
+// report counts and logs how the task ended, then tells the middleware.
+func (r *taskRun) report(t *task, log *zap.Logger) {
+	switch {
+	case !r.settled:
+		r.end = TaskEnd{Goexit: true}
+		t.stats.failed.Add(1)
+		logx.Guard(func() { log.Error("async task called runtime.Goexit", zap.String("label", t.label)) })
+	case !r.returned:
+		r.end.Panicked = true
 		t.stats.panicked.Add(1)
 		logx.Guard(func() {
 			log.Error("async task panicked", zap.String("label", t.label),
-				zap.String("panic", logx.Value(value)), zap.ByteString("stack", stack))
+				zap.String("panic", logx.Value(r.end.Panic)), zap.ByteString("stack", r.end.Stack))
 		})
-		ended(ends, TaskEnd{Panicked: true, Panic: value, Stack: stack}, t.label, log)
-		return
+	default:
+		outcome(t, r.end.Err, log)
 	}
-	outcome(t, err, log)
-	ended(ends, TaskEnd{Err: err}, t.label, log)
+	if len(r.ends) > 0 {
+		ended(r.ends, &r.end, t.label, log)
+	}
+}
+
+// start runs the middleware for a starting task. Not inlined: its TaskStart
+// would sit in runTask's frame for the whole task.
+//
+//go:noinline
+func (o *runOptions) start(t *task, log *zap.Logger) (context.Context, []func(TaskEnd)) {
+	return around(o.middleware, t, TaskStart{Label: t.label,
+		Submitted: o.epoch.Add(time.Duration(t.start.Load())), Started: time.Now()}, log)
 }
 
 // call runs the task's function with ctx, under a pprof label when
 // configured, so a goroutine profile groups tasks by label.
-func call(ctx context.Context, t *task, pprofLabels bool) (err error) {
+func call(ctx context.Context, t *task, pprofLabels bool) error {
 	if !pprofLabels {
 		return t.fn(ctx)
 	}
+	return callLabelled(ctx, t)
+}
+
+// callLabelled is call under a pprof label. Not inlined: the label set would
+// sit in call's frame, on the stack of every task, labelled or not.
+//
+//go:noinline
+func callLabelled(ctx context.Context, t *task) (err error) {
 	pprof.Do(ctx, pprof.Labels("fxasync_label", t.label), func(ctx context.Context) { err = t.fn(ctx) })
 	return err
 }

@@ -1,0 +1,6 @@
+//go:build !race
+
+package core
+
+// raceEnabled: the race detector's instrumentation enlarges stack frames.
+const raceEnabled = false
