@@ -123,7 +123,8 @@ func (h *Handoff) setScheduler(s *fxasync.Scheduler) {
 }
 
 // Start migrates River's tables, makes leftover jobs runnable (SQLite) and
-// starts River's workers.
+// starts River's workers. ctx bounds the first two; the workers run until
+// Stop, whatever becomes of ctx.
 func (h *Handoff) Start(ctx context.Context) error {
 	if h.err != nil {
 		return h.err
@@ -152,7 +153,10 @@ func (h *Handoff) Start(ctx context.Context) error {
 			return fmt.Errorf("fxasyncriver: sweep: %w", err)
 		}
 	}
-	if err := c.Start(ctx); err != nil {
+	// River runs until Stop, not until ctx ends: River stops hard when the
+	// context it was started with does, and fx's OnStart context ends at
+	// the start timeout.
+	if err := c.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("fxasyncriver: start River: %w", err)
 	}
 	h.mu.Lock()

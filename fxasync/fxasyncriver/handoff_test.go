@@ -189,3 +189,32 @@ func TestFailedFastPathIsRetriedByRiver(t *testing.T) {
 	assert.Empty(t, r.h.out, "not tracked")
 	r.h.mu.Unlock()
 }
+
+// River runs for as long as the hand-off does, not as long as the context
+// Start was given. fx's OnStart context ends at the start timeout (15 s by
+// default); River, started with it, stopped then, and every job that needed
+// River afterwards waited for ever (the example's Postgres SIGKILL test
+// caught it when its 300 jobs took longer than 15 s).
+func TestRiverOutlivesTheStartContext(t *testing.T) {
+	db, err := openSQLite(filepath.Join(t.TempDir(), "app.db"))
+	require.NoError(t, err)
+	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+	h := New(db, s, Config{Lease: 50 * time.Millisecond, PollInterval: 10 * time.Millisecond})
+	kind := Register(h, writeEffect(SQLite))
+	ctx, cancel := context.WithCancel(context.Background())
+	require.NoError(t, h.Start(ctx))
+	cancel() // as fx's start timeout does, once start is over
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.NoError(t, s.Drain(ctx))
+		assert.NoError(t, h.Stop(ctx))
+		assert.NoError(t, db.Close())
+	})
+	tx, err := db.Begin()
+	require.NoError(t, err)
+	_, err = kind.InsertTx(context.Background(), tx, effect{Key: "by-river"}) // no Run: River's job
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit())
+	require.Eventually(t, func() bool { rows, _ := effects(t, db); return rows == 1 }, 10*time.Second, 10*time.Millisecond)
+}
