@@ -41,7 +41,7 @@ func durableSIGKILL(t *testing.T, bin, dsn string) {
 
 	start := time.Now()
 	p = startService(t, bin, args...)
-	require.Eventually(t, func() bool { return countRows(t, dsn, "model_usage") >= len(ids) }, 30*time.Second, 50*time.Millisecond)
+	waitForRows(t, dsn, "model_usage", len(ids))
 	t.Logf("%d rows at the SIGKILL; the restart wrote the other %d in %v", atKill, len(ids)-atKill, time.Since(start).Round(time.Millisecond))
 	code, _ := p.stop(t)
 	require.Equal(t, 0, code, p.logs())
@@ -78,7 +78,7 @@ func TestE2EDrainBoundHandsUsageToRiver(t *testing.T) {
 
 	start := time.Now()
 	p = startService(t, bin, "-db", dbPath)
-	require.Eventually(t, func() bool { return countRows(t, dbPath, "model_usage") >= len(ids) }, 30*time.Second, 50*time.Millisecond)
+	waitForRows(t, dbPath, "model_usage", len(ids))
 	t.Logf("%d rows written before the stop; the restart wrote the %d handed off in %v", written, len(ids)-written,
 		time.Since(start).Round(time.Millisecond))
 	code, _ = p.stop(t)

@@ -133,6 +133,20 @@ func countRows(t *testing.T, dsn, table string) int {
 	return n
 }
 
+// waitForRows polls until table holds n rows or more, for up to 30 s, on
+// the test's goroutine: a failed query fails the test (in require.Eventually's
+// goroutine it panicked the test binary once the test had ended).
+func waitForRows(t *testing.T, dsn, table string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for got := countRows(t, dsn, table); got < n; got = countRows(t, dsn, table) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s holds %d rows after 30 s, want %d", table, got, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // openDSN opens what -db names: a SQLite file or a Postgres URL.
 func openDSN(t *testing.T, dsn string) *sql.DB {
 	t.Helper()
