@@ -38,6 +38,12 @@ func newRigWith(t testing.TB, db *sql.DB, cfg Config, handle Handler[effect]) *r
 	h := New(db, s, cfg)
 	r := &rig{db: db, sched: s, h: h, kind: Register(h, handle)}
 	require.NoError(t, h.Start(context.Background()))
+	stopAtCleanup(t, s, h, db)
+	return r
+}
+
+// stopAtCleanup drains s, stops h and closes db when the test ends.
+func stopAtCleanup(t testing.TB, s *fxasync.Scheduler, h *Handoff, db *sql.DB) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -45,7 +51,6 @@ func newRigWith(t testing.TB, db *sql.DB, cfg Config, handle Handler[effect]) *r
 		assert.NoError(t, h.Stop(ctx))
 		assert.NoError(t, db.Close())
 	})
-	return r
 }
 
 func sqliteRig(t *testing.T, cfg Config) *rig {
@@ -204,13 +209,7 @@ func TestRiverOutlivesTheStartContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, h.Start(ctx))
 	cancel() // as fx's start timeout does, once start is over
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		assert.NoError(t, s.Drain(ctx))
-		assert.NoError(t, h.Stop(ctx))
-		assert.NoError(t, db.Close())
-	})
+	stopAtCleanup(t, s, h, db)
 	tx, err := db.Begin()
 	require.NoError(t, err)
 	_, err = kind.InsertTx(context.Background(), tx, effect{Key: "by-river"}) // no Run: River's job
