@@ -142,8 +142,8 @@ func raceRounds(t *testing.T, rigs []*rig, rounds, n int) {
 			require.NoError(t, tx.Commit())
 			jobs = append(jobs, j)
 		}
+		rigs[round%len(rigs)].runNowByRiver(t) // first: it waits for a connection like any claim
 		var wg sync.WaitGroup
-		wg.Go(func() { rigs[round%len(rigs)].runNowByRiver(t) })
 		for _, j := range jobs {
 			wg.Go(func() {
 				time.Sleep(rand.N(10 * time.Millisecond))
