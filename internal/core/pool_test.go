@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -134,4 +135,19 @@ func TestQueueFIFOAndEmpty(t *testing.T) {
 	q.push(last)
 	assert.Same(t, last, q.pop())
 	assert.True(t, q.empty())
+}
+
+// The layouts that keep each side's hot words on cache lines of their own
+// (see pool and gate) rest on field sizes; a field added in the wrong place
+// would cost speed silently, so it fails here instead.
+func TestHotWordsStartCacheLines(t *testing.T) {
+	const line = 64
+	e, _ := newTestEngine(t, Config{})
+	p, g := e.pool, e.gate
+	assert.Zero(t, uintptr(unsafe.Pointer(p))%line, "the pool starts a line (its size class, 256 B)")
+	assert.Zero(t, unsafe.Offsetof(p.q)%line, "the queue's tail starts a line")
+	assert.Zero(t, (unsafe.Offsetof(p.q)+unsafe.Offsetof(p.q.head))%line, "the queue's head starts a line")
+	assert.Zero(t, uintptr(unsafe.Pointer(g))%line, "the gate starts a line (its size class, 128 B)")
+	assert.Equal(t, uintptr(line), unsafe.Offsetof(g.global)+unsafe.Sizeof(g.global), "state and global slots fill one line")
+	assert.Equal(t, uintptr(line), unsafe.Offsetof(g.draining), "the rest of the gate starts the next line")
 }
