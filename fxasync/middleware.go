@@ -19,6 +19,11 @@ import "github.com/fxtools/background/internal/core"
 //     stack; panic(nil) too) or runtime.Goexit.
 //   - A middleware or end function that panics is logged and skipped: it
 //     cannot fail the task, or crash the process.
+//   - A middleware that calls runtime.Goexit ends its task unrun: counted
+//     as failed and logged; the end functions of the middlewares before it
+//     are told (TaskEnd.Goexit).
+//   - A context that does not derive from the one given would cut the task
+//     off from the drain's cancellation: it is ignored, and logged once.
 //   - Without middleware a task pays nothing for the feature but one length
 //     check.
 type Middleware = core.Middleware

@@ -119,3 +119,56 @@ func TestMiddlewareKeepsFollowUps(t *testing.T) {
 	require.NoError(t, <-followed, "the follow-up is admitted during the drain")
 	require.NoError(t, <-done)
 }
+
+// A middleware that calls runtime.Goexit ends its task unrun — counted
+// failed and logged — and the middlewares before it are told: the books
+// balance and the drain ends at once. It used to run before the report
+// was deferred: the task was never counted, pending forever.
+func TestMiddlewareGoexitIsCountedAndLogged(t *testing.T) {
+	r := &recorder{}
+	exits := func(context.Context, fxasync.TaskStart) (context.Context, func(fxasync.TaskEnd)) {
+		runtime.Goexit()
+		return nil, nil
+	}
+	s, logs := newScheduler(t, fxasync.WithMiddleware(r.mw("a"), exits))
+	ran := false
+	for i := 0; i < 3; i++ {
+		s.Go(context.Background(), "task", func(context.Context) error { ran = true; return nil })
+	}
+	require.NoError(t, s.Drain(context.Background()))
+	assert.False(t, ran)
+	st := s.Stats().Total
+	assert.Equal(t, int64(3), st.Failed)
+	assert.Equal(t, int64(0), st.Pending)
+	assert.Equal(t, 3, logs.FilterMessage("async task middleware called runtime.Goexit: task not run").Len())
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	assert.True(t, r.ends["task"].Goexit, "the middleware before it learns how the task ended")
+}
+
+// A middleware whose context does not derive from the task's would lose
+// the drain's cancellation: its context is ignored, logged once.
+func TestMiddlewareStrayContextIsIgnored(t *testing.T) {
+	stray := func(context.Context, fxasync.TaskStart) (context.Context, func(fxasync.TaskEnd)) {
+		return context.WithValue(context.Background(), ctxKey("stray"), true), nil
+	}
+	s, logs := newScheduler(t, fxasync.WithMiddleware(stray), fxasync.WithDrainTimeout(time.Millisecond))
+	cancelled := make(chan bool, 2)
+	for i := 0; i < 2; i++ {
+		s.Go(context.Background(), "task", func(ctx context.Context) error {
+			<-ctx.Done() // the drain's bound cancels it: the stray context would never end
+			cancelled <- ctx.Value(ctxKey("stray")) == nil
+			return nil
+		})
+	}
+	_ = s.Drain(context.Background())
+	for i := 0; i < 2; i++ {
+		select {
+		case clean := <-cancelled:
+			assert.True(t, clean, "the task runs with its own context")
+		case <-time.After(5 * time.Second):
+			t.Fatal("the drain's cancellation never reached the task")
+		}
+	}
+	assert.Equal(t, 1, logs.FilterMessageSnippet("not derived from the task's").Len())
+}

@@ -6,6 +6,7 @@ package core
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/fxtools/background/internal/logx"
@@ -37,24 +38,37 @@ type TaskEnd struct {
 // task or the process.
 type Middleware func(ctx context.Context, t TaskStart) (context.Context, func(TaskEnd))
 
-// around runs mws for a starting task and returns its context and the end
-// functions to call.
-func around(mws []Middleware, ctx context.Context, t TaskStart, log *zap.Logger) (context.Context, []func(TaskEnd)) {
-	ends := make([]func(TaskEnd), 0, len(mws))
+// around runs mws for a starting task, adds to ends the end functions to
+// call, as each middleware returns (so that a later one's runtime.Goexit
+// still ends what the earlier ones began), and returns the task's context.
+//
+// A context that does not derive from the task's would lose the drain's
+// cancellation and the task's follow-up rights: it is ignored, and logged
+// once per scheduler (stray records that it was).
+func around(mws []Middleware, ctx context.Context, t TaskStart, ends *[]func(TaskEnd), stray *atomic.Bool, log *zap.Logger) context.Context {
+	*ends = make([]func(TaskEnd), 0, len(mws))
+	own := taskOf(ctx)
 	for _, mw := range mws {
 		next, end, ok := guarded(mw, ctx, t)
 		if !ok {
 			logx.Guard(func() { log.Error("async task middleware panicked; skipped", zap.String("label", t.Label)) })
 			continue
 		}
-		if next != nil {
-			ctx = next
-		}
 		if end != nil {
-			ends = append(ends, end)
+			*ends = append(*ends, end)
+		}
+		switch {
+		case next == nil:
+		case taskOf(next) == own:
+			ctx = next
+		case !stray.Swap(true):
+			logx.Guard(func() {
+				log.Error("async task middleware returned a context not derived from the task's; ignored (logged once)",
+					zap.String("label", t.Label))
+			})
 		}
 	}
-	return ctx, ends
+	return ctx
 }
 
 func guarded(mw Middleware, ctx context.Context, t TaskStart) (next context.Context, end func(TaskEnd), ok bool) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"runtime/debug"
 	"runtime/pprof"
+	"sync/atomic"
 	"time"
 
 	"github.com/fxtools/background/internal/logx"
@@ -17,13 +18,16 @@ import (
 type runOptions struct {
 	pprofLabels bool
 	middleware  []Middleware
-	epoch       time.Time // the clock's zero: a task's start is relative to it
+	epoch       time.Time   // the clock's zero: a task's start is relative to it
+	strayCtx    atomic.Bool // a middleware's stray context has been logged
 }
 
 // runTask calls the task and counts and logs its outcome. A panic is
 // recovered and reported at once with its stack; panic(nil) is a panic under
 // either GODEBUG panicnil setting. A task that calls runtime.Goexit ends the
-// calling goroutine after the report. Middleware, if any, runs around it.
+// calling goroutine after the report. Middleware, if any, runs around it;
+// one that calls runtime.Goexit ends the task unrun, counted failed and
+// logged, as the report is deferred before any middleware runs.
 //
 // While the task runs, only runTask's and protect's frames lie between the
 // worker's and the task's, both small: a blocked task fits in the smallest
@@ -31,10 +35,11 @@ type runOptions struct {
 // report runs after, in a frame of its own.
 func runTask(t *task, log *zap.Logger, o *runOptions) {
 	r := taskRun{ctx: t}
-	if len(o.middleware) > 0 {
-		r.ctx, r.ends = o.start(t, log)
-	}
 	defer r.report(t, log) // also on runtime.Goexit, which never returns here
+	if len(o.middleware) > 0 {
+		r.ctx = o.start(t, &r.ends, log)
+	}
+	r.started = true
 	r.protect(t, o.pprofLabels)
 	r.settled = true
 }
@@ -45,6 +50,7 @@ type taskRun struct {
 	ctx      context.Context
 	ends     []func(TaskEnd)
 	end      TaskEnd
+	started  bool // the middleware is done: the task was called
 	returned bool // the task returned: it did not panic or call Goexit
 	settled  bool // protect returned: the task returned or panicked
 }
@@ -64,6 +70,12 @@ func (r *taskRun) protect(t *task, pprofLabels bool) {
 // report counts and logs how the task ended, then tells the middleware.
 func (r *taskRun) report(t *task, log *zap.Logger) {
 	switch {
+	case !r.started:
+		r.end = TaskEnd{Goexit: true}
+		t.stats.failed.Add(1)
+		logx.Guard(func() {
+			log.Error("async task middleware called runtime.Goexit: task not run", zap.String("label", t.label))
+		})
 	case !r.settled:
 		r.end = TaskEnd{Goexit: true}
 		t.stats.failed.Add(1)
@@ -83,13 +95,14 @@ func (r *taskRun) report(t *task, log *zap.Logger) {
 	}
 }
 
-// start runs the middleware for a starting task. Not inlined: its TaskStart
-// would sit in runTask's frame for the whole task.
+// start runs the middleware for a starting task, adding their end
+// functions to ends as they run, and returns the task's context. Not
+// inlined: its TaskStart would sit in runTask's frame for the whole task.
 //
 //go:noinline
-func (o *runOptions) start(t *task, log *zap.Logger) (context.Context, []func(TaskEnd)) {
+func (o *runOptions) start(t *task, ends *[]func(TaskEnd), log *zap.Logger) context.Context {
 	return around(o.middleware, t, TaskStart{Label: t.label,
-		Submitted: o.epoch.Add(time.Duration(t.start.Load())), Started: time.Now()}, log)
+		Submitted: o.epoch.Add(time.Duration(t.start.Load())), Started: time.Now()}, ends, &o.strayCtx, log)
 }
 
 // call runs the task's function with ctx, under a pprof label when

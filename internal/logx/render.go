@@ -13,14 +13,17 @@ const MaxValueBytes = 8 << 10
 
 // Value renders a panic value for a log line. It calls no marshaller
 // (MarshalJSON, MarshalText, MarshalLogObject): only Error, String or fmt's
-// %v, any of which may panic; then it falls back to the value's type, which
-// calls no method at all. The result is valid UTF-8 and at most about
-// MaxValueBytes long.
+// %v, any of which may panic or call runtime.Goexit, on a goroutine of its
+// own; then it falls back to the value's type, which calls no method at
+// all. The result is valid UTF-8 and at most about MaxValueBytes long.
 func Value(v any) string {
-	if v == nil {
+	switch x := v.(type) {
+	case nil:
 		return "nil"
+	case string:
+		return clip(x) // no method to call: no goroutine
 	}
-	s, ok := try(func() string {
+	s, how := try(func() string {
 		switch x := v.(type) {
 		case string:
 			return x
@@ -31,8 +34,8 @@ func Value(v any) string {
 		}
 		return fmt.Sprintf("%v", v)
 	})
-	if !ok {
-		s = "(" + typeName(v) + " value: rendering it panicked)"
+	if how != "" {
+		s = "(" + typeName(v) + " value: rendering it " + how + ")"
 	}
 	return clip(s)
 }
@@ -44,21 +47,31 @@ func Error(err error) (msg, verbose string) {
 	if _, ok := err.(fmt.Formatter); !ok {
 		return msg, ""
 	}
-	v, ok := try(func() string { return fmt.Sprintf("%+v", err) })
-	if !ok || v == msg {
+	v, how := try(func() string { return fmt.Sprintf("%+v", err) })
+	if how != "" || v == msg {
 		return msg, ""
 	}
 	return msg, clip(v)
 }
 
-// try calls f and reports false if it panicked.
-func try(f func() string) (s string, ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
+// try calls f on a goroutine of its own and says how it failed: "" when it
+// returned, "panicked", or "called runtime.Goexit" — which, on the caller's
+// goroutine, would end a worker in the middle of its report.
+func try(f func() string) (s, how string) {
+	done := make(chan struct{})
+	go func() {
+		how = "called runtime.Goexit" // unless f returns or panics
+		defer close(done)
+		defer func() {
+			if recover() != nil {
+				how = "panicked"
+			}
+		}()
+		s = f()
+		how = ""
 	}()
-	return f(), true
+	<-done
+	return s, how
 }
 
 func typeName(v any) string { return reflect.TypeOf(v).String() }

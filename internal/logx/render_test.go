@@ -3,6 +3,7 @@ package logx
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -74,4 +75,21 @@ func TestGuardSwallowsALoggerPanic(t *testing.T) {
 	log := zap.New(panicCore{zapcore.NewNopCore()})
 	assert.True(t, Guard(func() { log.Error("x") }))
 	assert.False(t, Guard(func() {}))
+}
+
+type goexitError struct{}
+
+func (goexitError) Error() string { runtime.Goexit(); return "" }
+
+type goexitFormatter struct{ error }
+
+func (goexitFormatter) Format(fmt.State, rune) { runtime.Goexit() }
+
+// An Error or Format method that calls runtime.Goexit costs its rendering,
+// not the goroutine that logs: the worker's report, a span's end.
+func TestValueSurvivesGoexit(t *testing.T) {
+	assert.Equal(t, "(logx.goexitError value: rendering it called runtime.Goexit)", Value(goexitError{}))
+	msg, verbose := Error(goexitFormatter{errors.New("inner")})
+	assert.Equal(t, "inner", msg)
+	assert.Empty(t, verbose)
 }
