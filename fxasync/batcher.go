@@ -48,9 +48,16 @@ type BatcherConfig struct {
 //     ten batches). A database that slows down shrinks the room, so a stop
 //     can still write everything accepted.
 //   - A batch is written when MaxBatch items wait or the first has waited
-//     MaxDelay, and the write before it is done. A failed write is logged
-//     once by the scheduler, with the label and the item count in its error;
-//     each of its items is counted as failed.
+//     MaxDelay, and the write before it is done. A write that fails (or
+//     panics) is tried again in halves, down to the items that fail on
+//     their own, so one item the store refuses does not take its
+//     batch-mates with it; after a run of about log₂(MaxBatch) failed
+//     writes the failure is taken as the store's (it is down), and the
+//     rest of the batch fails without more writes. A batch with failures is
+//     logged once by the scheduler, with the label and the counts in its
+//     error; each failed item is counted in Failed. A write that calls
+//     runtime.Goexit fails what it had not written; later items are
+//     written as usual.
 //   - When the scheduler's drain begins, the batcher writes what it holds
 //     and refuses later items (ErrClosed); the drain waits for those writes,
 //     so everything accepted is written before the resources the scheduler
@@ -87,11 +94,18 @@ type batcherCounts struct {
 
 // NewBatcher returns a Batcher that writes items with write, in tasks of s
 // labelled label. Create it before the scheduler starts draining (in a
-// constructor, with fx).
+// constructor, with fx). A batcher with a nil write refuses every item with
+// ErrNilFunc; one on a nil *Scheduler, with ErrClosed, as that scheduler
+// refuses every task. Out-of-range fields take their defaults, and MaxBatch
+// is at most MaxPending.
 func NewBatcher[T any](s *Scheduler, label string, write func(ctx context.Context, items []T) error, cfg BatcherConfig) *Batcher[T] {
+	b := &Batcher[T]{label: core.CleanLabel(label), write: write, freed: make(chan struct{})}
+	if s == nil {
+		b.cfg, b.closed = cfg.withDefaults(DefaultDrainTimeout), true
+		return b
+	}
 	e := s.engine()
-	cfg = cfg.withDefaults(e.Config().DrainTimeout)
-	b := &Batcher[T]{e: e, label: core.CleanLabel(label), write: write, cfg: cfg, freed: make(chan struct{})}
+	b.e, b.cfg = e, cfg.withDefaults(e.Config().DrainTimeout)
 	b.timer = time.AfterFunc(time.Hour, b.delayPassed)
 	b.timer.Stop()
 	e.OnDrain(b.drainBegan)
@@ -101,14 +115,15 @@ func NewBatcher[T any](s *Scheduler, label string, write func(ctx context.Contex
 }
 
 func (c BatcherConfig) withDefaults(drainTimeout time.Duration) BatcherConfig {
+	if c.MaxPending <= 0 {
+		c.MaxPending = DefaultMaxPending
+	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = DefaultMaxBatch
 	}
+	c.MaxBatch = min(c.MaxBatch, c.MaxPending) // a batch never holds more than is pending
 	if c.MaxDelay <= 0 {
 		c.MaxDelay = DefaultMaxDelay
-	}
-	if c.MaxPending <= 0 {
-		c.MaxPending = DefaultMaxPending
 	}
 	if c.MaxWait == 0 {
 		c.MaxWait = DefaultMaxWait
@@ -134,7 +149,11 @@ func (b *Batcher[T]) TryAdd(item T) error { return b.add(context.Background(), i
 func (b *Batcher[T]) add(ctx context.Context, item T, wait bool) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.roomLocked(ctx, wait); err != nil {
+	err := ErrNilFunc
+	if b.write != nil {
+		err = b.roomLocked(ctx, wait)
+	}
+	if err != nil {
 		b.n.rejected.Add(1)
 		return fmt.Errorf("fxasync: batcher %q: %w", b.label, err)
 	}
@@ -183,12 +202,20 @@ func (b *Batcher[T]) roomLocked(ctx context.Context, wait bool) error {
 func (b *Batcher[T]) pendingLocked() int { return len(b.buf) + b.writing }
 
 // limitLocked is how many items may be pending: what the batcher writes in
-// MaxBacklog at its recent rate, within [MaxBatch, MaxPending].
+// MaxBacklog at its recent rate (before its first write, ten batches),
+// within [MaxBatch, MaxPending]. Computed so that no setting overflows.
 func (b *Batcher[T]) limitLocked() int {
 	if b.rate == 0 {
-		return min(b.cfg.MaxPending, 10*b.cfg.MaxBatch)
+		if b.cfg.MaxBatch > b.cfg.MaxPending/10 {
+			return b.cfg.MaxPending
+		}
+		return 10 * b.cfg.MaxBatch
 	}
-	return max(b.cfg.MaxBatch, min(b.cfg.MaxPending, int(b.rate*b.cfg.MaxBacklog.Seconds())))
+	n := b.rate * b.cfg.MaxBacklog.Seconds()
+	if n >= float64(b.cfg.MaxPending) {
+		return b.cfg.MaxPending
+	}
+	return max(b.cfg.MaxBatch, int(n))
 }
 
 // holdLocked makes sure something pending has a hold.
@@ -225,52 +252,64 @@ func (b *Batcher[T]) delayPassed() {
 	}
 }
 
-// writeLocked hands up to MaxBatch items to a task of the hold.
+// writeLocked hands up to MaxBatch items to a task of the hold. The
+// buffer left behind is sized from what is held, never from MaxBatch.
 func (b *Batcher[T]) writeLocked() {
 	n := min(len(b.buf), b.cfg.MaxBatch)
 	batch := b.buf[:n:n]
-	b.buf = append(make([]T, 0, max(len(b.buf)-n, b.cfg.MaxBatch)), b.buf[n:]...)
+	b.buf = append(make([]T, 0, max(len(b.buf)-n, min(2*n, b.cfg.MaxBatch))), b.buf[n:]...)
 	b.writing, b.inWrite = n, batch
 	if err := b.hold.Go(func(ctx context.Context) error { return b.store(ctx, batch) }); err != nil {
-		lost := &b.n.lost // the drain gave up: nothing can run it
-		if b.keepLocked(batch) {
+		w := newBatchWrite(b.write, batch) // the drain gave up: nothing can run it
+		w.fail(batch)
+		lost := &b.n.lost
+		if b.keepLocked(w.failed) {
 			lost = &b.n.kept
 		}
-		b.settleLocked(batch, lost, 0)
+		b.settleLocked(w, lost)
 	}
 }
 
-// store writes one batch and settles it.
-func (b *Batcher[T]) store(ctx context.Context, batch []T) error {
-	start := time.Now()
-	err := b.write(ctx, batch)
-	took := time.Since(start)
-	done := &b.n.flushed
-	if err != nil {
-		done, took = &b.n.failed, 0
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if err != nil && b.keepLocked(batch) {
-		b.settleLocked(batch, &b.n.kept, 0)
-		return nil // kept for the hand-off: not a failure
-	}
-	b.settleLocked(batch, done, took)
-	if err != nil {
-		return fmt.Errorf("flush of %d item(s): %w", len(batch), err)
-	}
+// store writes one batch, split down to its poison items when it fails,
+// and settles every item whatever the write does: returns, fails, panics,
+// or calls runtime.Goexit.
+func (b *Batcher[T]) store(ctx context.Context, batch []T) (err error) {
+	w := newBatchWrite(b.write, batch)
+	defer func() {
+		if !b.settle(w) { // kept for the hand-off: not a failure
+			err = w.result()
+		}
+	}()
+	w.do(ctx, batch)
 	return nil
 }
 
-// settleLocked counts a batch as done, learns the rate from a write that
-// took took (0: not a measure), frees its room and schedules what is next;
-// with nothing pending, the hold goes.
-func (b *Batcher[T]) settleLocked(batch []T, done *atomic.Int64, took time.Duration) {
-	done.Add(int64(len(batch)))
+// settle counts a finished (or abandoned: Goexit) write, and reports
+// whether its failed items were kept for a hand-off.
+func (b *Batcher[T]) settle(w *batchWrite[T]) (kept bool) {
+	if w.pos < len(w.batch) {
+		w.fail(w.batch[w.pos:]) // the write ended the goroutine
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	failed := &b.n.failed
+	if w.nFailed > 0 && b.keepLocked(w.failed) {
+		failed, kept = &b.n.kept, true
+	}
+	b.settleLocked(w, failed)
+	return kept
+}
+
+// settleLocked counts a write's items — written, or failed into failed —
+// learns the rate from the writes that succeeded, frees room and schedules
+// what is next; with nothing pending, the hold goes.
+func (b *Batcher[T]) settleLocked(w *batchWrite[T], failed *atomic.Int64) {
+	b.n.flushed.Add(int64(w.written()))
+	failed.Add(int64(w.nFailed))
 	b.n.batches.Add(1)
-	b.n.sizes[sizeBucket(len(batch))].Add(1)
-	if took > 0 {
-		r := float64(len(batch)) / took.Seconds()
+	b.n.sizes[sizeBucket(len(w.batch))].Add(1)
+	if w.took > 0 && w.written() > 0 {
+		r := float64(w.written()) / w.took.Seconds()
 		if b.rate == 0 {
 			b.rate = r
 		} else {
@@ -339,12 +378,14 @@ func (b *Batcher[T]) Unwritten() []T {
 	return out
 }
 
-// keepLocked keeps a batch that a stop failed to write, when asked to, and
+// keepLocked keeps the items a stop failed to write, when asked to, and
 // reports whether it did.
-func (b *Batcher[T]) keepLocked(batch []T) bool {
+func (b *Batcher[T]) keepLocked(failed [][]T) bool {
 	if !b.keep || !b.closed || b.taken {
 		return false
 	}
-	b.kept = append(b.kept, batch...)
+	for _, items := range failed {
+		b.kept = append(b.kept, items...)
+	}
 	return true
 }

@@ -128,7 +128,8 @@ func TestBatcherFailedFlushLoggedOnce(t *testing.T) {
 	lines := logs.FilterMessage("async task failed").All()
 	require.Len(t, lines, 1)
 	assert.Equal(t, "rows", lines[0].ContextMap()["label"])
-	assert.Equal(t, "flush of 3 item(s): db down", lines[0].ContextMap()["error"])
+	assert.Equal(t, "flush of 3 item(s): 3 failed, 0 written in 5 writes: db down", lines[0].ContextMap()["error"],
+		"tried whole, in halves and alone, then the failure is the store's")
 	assert.Equal(t, int64(3), b.Stats().Failed)
 	assert.ErrorIs(t, b.Add(context.Background(), 9), fxasync.ErrClosed, "refused after the drain")
 }
