@@ -79,7 +79,12 @@ func TestBatcherOutageDoesNotMultiplyWrites(t *testing.T) {
 	s, _ := newScheduler(t)
 	var mu sync.Mutex
 	writes := 0
-	down := func(context.Context, []int) error { mu.Lock(); writes++; mu.Unlock(); return errors.New("connection refused") }
+	down := func(context.Context, []int) error {
+		mu.Lock()
+		writes++
+		mu.Unlock()
+		return errors.New("connection refused")
+	}
 	b := fxasync.NewBatcher(s, "rows", down, fxasync.BatcherConfig{MaxBatch: 1000, MaxPending: 1000})
 	for i := 0; i < 1000; i++ {
 		require.NoError(t, b.TryAdd(i))
