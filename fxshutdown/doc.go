@@ -19,7 +19,8 @@
 // Exit codes from Run:
 //
 //	0    stopped after a signal, every step succeeded
-//	1    the application failed to start, or a step failed or overran
+//	1    the application failed to start (a signal during the start cancels
+//	     it), or a step failed or overran
 //	3    every step succeeded but one reported lost work (fxasync's drain:
 //	     tasks or batched items not stored); Config.IgnoreLoss makes it 0
 //	130  a second SIGINT arrived during the stop (128 + 2)

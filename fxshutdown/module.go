@@ -44,7 +44,9 @@ type Config struct {
 	// TerminationLog is where the summary is written when the stop ends, at
 	// most 4,096 bytes, for Kubernetes' termination message. Default
 	// DefaultTerminationLog, written only when the file exists (a pod); "-"
-	// writes none. TerminationLogEnv, when set, overrides it.
+	// writes none. TerminationLogEnv, when set, overrides it. Only a
+	// regular file is written (a FIFO or device is refused with a warning),
+	// within a second, outside the stop's locks.
 	TerminationLog string
 	// Slog, when New gets no *zap.Logger, receives the sequence: the same
 	// messages and keys at the same levels.
@@ -73,7 +75,7 @@ func NewFromParams(p Params) *Shutdown {
 	s.lc = p.Lifecycle
 	p.Lifecycle.Append(fx.Hook{
 		OnStart: func(context.Context) error { s.appStarted.Store(true); return nil },
-		OnStop:  func(context.Context) error { return s.summary() },
+		OnStop:  func(ctx context.Context) error { return s.summary(ctx) },
 	})
 	return s
 }

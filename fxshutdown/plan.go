@@ -7,11 +7,13 @@ package fxshutdown
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/fxtools/background/internal/logx"
 	"go.uber.org/zap"
 )
 
@@ -47,13 +49,25 @@ type PlannedStep struct {
 func (p Plan) StepsTotal() time.Duration {
 	var t time.Duration
 	for _, s := range p.Steps {
-		t += s.Bound
+		t = addSat(t, s.Bound)
 	}
 	return t
 }
 
 // Total is the whole stop at its worst: delay, steps and margin.
-func (p Plan) Total() time.Duration { return p.PreStop + p.ReadinessDelay + p.StepsTotal() + p.Margin }
+func (p Plan) Total() time.Duration {
+	return addSat(addSat(addSat(p.PreStop, p.ReadinessDelay), p.StepsTotal()), p.Margin)
+}
+
+// addSat adds two durations of at least zero, stopping at the largest one
+// instead of overflowing into a negative sum that would fit any grace.
+func addSat(a, b time.Duration) time.Duration {
+	a, b = max(a, 0), max(b, 0)
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
 
 // Check says, with the numbers, why the plan does not fit: the phases
 // overrun the grace, or fx's StopTimeout would skip steps. A plan with no
@@ -91,7 +105,7 @@ func (p Plan) String() string {
 // StopTimeout when known (Run passes it).
 func (s *Shutdown) Plan(stopTimeout time.Duration) Plan {
 	p := Plan{Grace: s.duration(TerminationGraceEnv, s.cfg.TerminationGrace), PreStop: s.duration(PreStopEnv, s.cfg.PreStop),
-		ReadinessDelay: s.cfg.ReadinessDelay, StopTimeout: stopTimeout}
+		ReadinessDelay: max(s.cfg.ReadinessDelay, 0), StopTimeout: stopTimeout}
 	p.Margin = s.cfg.SafetyMargin
 	if p.Margin <= 0 {
 		p.Margin = max(time.Second, p.Grace/10)
@@ -104,18 +118,28 @@ func (s *Shutdown) Plan(stopTimeout time.Duration) Plan {
 	return p
 }
 
-// duration reads env ("30s", or seconds: "30"), else returns def.
+// duration reads env ("30s", or whole seconds: "30"), else returns def. A
+// value that is negative, or too large for a time.Duration, is unreadable:
+// it is ignored with a warning, never wrapped into another number.
 func (s *Shutdown) duration(env string, def time.Duration) time.Duration {
 	v := os.Getenv(env)
 	if v == "" {
-		return def
+		return max(def, 0)
 	}
-	if d, err := time.ParseDuration(v); err == nil {
+	if d, ok := parseDuration(v); ok {
 		return d
 	}
-	if n, err := strconv.Atoi(v); err == nil {
-		return time.Duration(n) * time.Second
+	s.log.Warn("ignoring an unreadable duration", zap.String("env", env), zap.String("value", logx.Value(v)))
+	return max(def, 0)
+}
+
+func parseDuration(v string) (time.Duration, bool) {
+	if d, err := time.ParseDuration(v); err == nil {
+		return d, d >= 0
 	}
-	s.log.Warn("ignoring an unreadable duration", zap.String("env", env), zap.String("value", v))
-	return def
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/int64(time.Second) {
+		return 0, false
+	}
+	return time.Duration(n) * time.Second, true
 }

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fxtools/background/internal/logx"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 )
@@ -22,10 +23,12 @@ const (
 // Run builds an fx application from opts, which must include Module, starts
 // it and blocks until SIGINT, SIGTERM or an fx.Shutdowner asks it to stop.
 // Then it marks the application not ready, waits Config.ReadinessDelay, and
-// stops it within fx's StopTimeout. A second signal during the delay or the
-// stop exits the process at once with 128 + the signal's number, after a log
-// line that says so. Otherwise Run returns the exit code for os.Exit: see the
-// package documentation.
+// stops it within fx's StopTimeout. A signal during the start cancels the
+// start (fx stops what had started) and Run returns ExitFailed. A second
+// signal, during the start, the delay or the stop, exits the process at
+// once with 128 + the signal's number, after a log line that says so.
+// Otherwise Run returns the exit code for os.Exit: see the package
+// documentation.
 func Run(opts ...fx.Option) int {
 	return run(opts, runEnv{exit: os.Exit, notify: signal.Notify, stop: signal.Stop})
 }
@@ -51,12 +54,18 @@ func run(opts []fx.Option, env runEnv) int {
 	defer func() { env.stop(sigs); close(sigs) }() // ends watchSignals
 	startCtx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
 	defer cancel()
+	first := make(chan os.Signal, 1)
+	go watchSignals(sigs, first, cancel, sd, env.exit) // from before the start: migrations can take long
 	if err := app.Start(startCtx); err != nil {
-		sd.log.Error("start failed", zap.Error(err))
+		select {
+		case sig := <-first:
+			sd.log.Error("signal received during the start: start cancelled", zap.Stringer("signal", sig),
+				zap.String("error", logx.Value(err)))
+		default:
+			sd.log.Error("start failed", zap.String("error", logx.Value(err)))
+		}
 		return ExitFailed
 	}
-	first := make(chan os.Signal, 1)
-	go watchSignals(sigs, first, sd, env.exit)
 	code := ExitOK
 	select {
 	case sig := <-first:
@@ -68,15 +77,17 @@ func run(opts []fx.Option, env runEnv) int {
 	return stopApp(app, sd, code)
 }
 
-// watchSignals passes the first signal on and turns the second into an
-// immediate exit, logging what the steps still had in hand.
-func watchSignals(sigs <-chan os.Signal, first chan<- os.Signal, sd *Shutdown, exit func(int)) {
+// watchSignals passes the first signal on, cancelling the start if it is
+// still under way, and turns the second into an immediate exit, logging
+// what the steps still had in hand.
+func watchSignals(sigs <-chan os.Signal, first chan<- os.Signal, cancelStart func(), sd *Shutdown, exit func(int)) {
 	log := sd.log
 	sig, ok := <-sigs
 	if !ok {
 		return
 	}
 	first <- sig
+	cancelStart()
 	if sig, ok = <-sigs; !ok {
 		return
 	}
@@ -95,7 +106,7 @@ func (s *Shutdown) checkPlan(stopTimeout time.Duration) bool {
 		return true
 	}
 	if err := p.Check(); err != nil {
-		s.log.Error("the shutdown plan does not fit: not starting", zap.Error(err))
+		s.log.Error("the shutdown plan does not fit: not starting", zap.String("error", logx.Value(err)))
 		return false
 	}
 	s.log.Info("shutdown plan", zap.String("plan", p.String()))
@@ -111,7 +122,7 @@ func stopApp(app *fx.App, sd *Shutdown, code int) int {
 	ctx, cancel := context.WithTimeout(context.Background(), app.StopTimeout())
 	defer cancel()
 	if err := app.Stop(ctx); err != nil {
-		sd.log.Error("stop finished with errors", zap.Error(err))
+		sd.log.Error("stop finished with errors", zap.String("error", logx.Value(err)))
 		return sd.exitCode(err)
 	}
 	return code
@@ -125,11 +136,22 @@ func (s *Shutdown) exitCode(stopErr error) int {
 			return ExitFailed
 		}
 	}
-	if errors.Is(stopErr, context.DeadlineExceeded) && len(s.Outcomes()) == 0 {
+	if len(s.Outcomes()) == 0 && isDeadline(stopErr) {
 		return ExitFailed
 	}
 	if s.cfg.IgnoreLoss {
 		return ExitOK
 	}
 	return ExitLost
+}
+
+// isDeadline is errors.Is(err, context.DeadlineExceeded), guarded: the
+// chain holds the steps' errors, whose Is and Unwrap may panic.
+func isDeadline(err error) (is bool) {
+	defer func() {
+		if recover() != nil {
+			is = false
+		}
+	}()
+	return errors.Is(err, context.DeadlineExceeded)
 }

@@ -106,7 +106,7 @@ func (s *Shutdown) Stop(ctx context.Context) error {
 	for i := n - 1; i >= 0; i-- {
 		s.runStep(ctx, i)
 	}
-	return s.summary()
+	return s.summary(ctx)
 }
 
 // runStep runs step i unless it has run.
@@ -163,32 +163,35 @@ func (s *Shutdown) bound(ctx context.Context, i int) time.Duration {
 	return budget.Of(left, own, budget.Reserve(left, after))
 }
 
-// summary logs one line with every step's outcome, once, and returns their
-// errors.
-func (s *Shutdown) summary() error {
+// summary logs one line with every step's outcome, once, writes the
+// termination message outside the lock, and returns the steps' errors.
+func (s *Shutdown) summary(ctx context.Context) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	var errs []error
 	lost := 0
 	for _, o := range s.done {
 		if o.Err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", o.Name, o.Err))
+			errs = append(errs, &namedError{o.Name, o.Err})
 			lost += lostBy(o.Err)
 		}
 	}
-	if !s.reported {
-		s.reported = true
+	first := !s.reported
+	s.reported = true
+	done := append([]Outcome(nil), s.done...)
+	started := s.started
+	s.mu.Unlock()
+	if first {
 		total := time.Duration(0)
-		if !s.started.IsZero() {
-			total = time.Since(s.started)
+		if !started.IsZero() {
+			total = time.Since(started)
 		}
 		log := s.log.Info
 		if len(errs) > 0 {
 			log = s.log.Warn
 		}
 		log("shutdown finished", zap.Duration("total", total), zap.Int("failed", len(errs)),
-			zap.Int("lost", lost), zap.Array("steps", outcomes(s.done)))
-		s.writeTermination(total, len(errs), lost, s.done)
+			zap.Int("lost", lost), zap.Array("steps", outcomes(done)))
+		s.writeTermination(ctx, terminationMessage(total, len(errs), lost, done))
 	}
 	return errors.Join(errs...)
 }
@@ -216,14 +219,24 @@ func (outs outcomes) lines() []string {
 		result := "ok"
 		switch n := lostBy(o.Err); {
 		case n > 0:
-			result = fmt.Sprintf("lost %d (%v)", n, o.Err)
+			result = fmt.Sprintf("lost %d (%s)", n, logx.Value(o.Err))
 		case o.Err != nil:
-			result = o.Err.Error()
+			result = logx.Value(o.Err) // bounded; an Error() that panics cannot crash the stop
 		}
 		if o.Note != "" {
 			result += " (" + o.Note + ")"
 		}
-		out = append(out, fmt.Sprintf("%s: %s in %v", o.Name, result, o.Duration.Round(time.Microsecond)))
+		out = append(out, fmt.Sprintf("%s: %s in %v", logx.Value(o.Name), result, o.Duration.Round(time.Microsecond)))
 	}
 	return out
 }
+
+// namedError is a step's error prefixed with its name. It renders the error
+// with logx, not fmt: a step's Error() may panic or call runtime.Goexit.
+type namedError struct {
+	step string
+	err  error
+}
+
+func (e *namedError) Error() string { return e.step + ": " + logx.Value(e.err) }
+func (e *namedError) Unwrap() error { return e.err }

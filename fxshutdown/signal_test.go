@@ -42,9 +42,29 @@ func helperMain() int {
 				sd.Add("slow-flush", func(ctx context.Context) error { <-ctx.Done(); return nil },
 					fxshutdown.WithTimeout(time.Minute))
 			}
+			startOptions(mode, lc)
 			lc.Append(fx.StartHook(func() { fmt.Println("HELPER READY") }))
 		}),
 	)
+}
+
+// startOptions, for modes "slow-start" and "stuck-start", add a start hook
+// of 30 s that honours its context, or of 5 min that ignores it.
+func startOptions(mode string, lc fx.Lifecycle) {
+	switch mode {
+	case "slow-start":
+		lc.Append(fx.StartHook(func(ctx context.Context) error {
+			fmt.Println("HELPER STARTING")
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(30 * time.Second):
+				return nil
+			}
+		}))
+	case "stuck-start":
+		lc.Append(fx.StartHook(func() { fmt.Println("HELPER STARTING"); time.Sleep(5 * time.Minute) }))
+	}
 }
 
 // lossOptions, for modes "lost" and "lost-ignored", add a scheduler with one
@@ -124,6 +144,11 @@ func (h *helper) when(s string) time.Time {
 
 func startHelper(t *testing.T, mode string) *helper {
 	t.Helper()
+	return startHelperUntil(t, mode, "HELPER READY")
+}
+
+func startHelperUntil(t *testing.T, mode, ready string) *helper {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+mode)
 	out, err := cmd.StdoutPipe()
@@ -143,7 +168,7 @@ func startHelper(t *testing.T, mode string) *helper {
 		}
 		_, _ = io.Copy(io.Discard, out)
 	}()
-	h.waitFor(t, "HELPER READY")
+	h.waitFor(t, ready)
 	return h
 }
 
@@ -292,4 +317,27 @@ func took(t *testing.T, out, s string) time.Duration {
 	d, err := time.ParseDuration(l.Took)
 	require.NoError(t, err, line)
 	return d
+}
+
+// A signal during the start cancels it: the process exits at once, not
+// after its start hooks (migrations waiting on a lock can take 15 s).
+func TestSubprocessSignalDuringStartCancelsIt(t *testing.T) {
+	h := startHelperUntil(t, "slow-start", "HELPER STARTING")
+	require.NoError(t, h.cmd.Process.Signal(syscall.SIGTERM))
+	out := h.waitFor(t, "start cancelled")
+	assert.Contains(t, out, `"signal":"terminated"`)
+	for range h.lines {
+	}
+	assert.Equal(t, fxshutdown.ExitFailed, h.exitCode(t))
+}
+
+// A start hook that ignores its context does not hold the exit up either:
+// fx gives up on it when the start is cancelled.
+func TestSubprocessSignalDuringStuckStart(t *testing.T) {
+	h := startHelperUntil(t, "stuck-start", "HELPER STARTING")
+	require.NoError(t, h.cmd.Process.Signal(syscall.SIGTERM))
+	h.waitFor(t, "start cancelled") // within 30 s, not after the hook's 5 min
+	for range h.lines {
+	}
+	assert.Equal(t, fxshutdown.ExitFailed, h.exitCode(t))
 }

@@ -45,12 +45,13 @@ func (o pendingOption) applyStep(s *step) { s.pending = o }
 func WithPending(pending func() int) StepOption { return pendingOption(pending) }
 
 type step struct {
-	name    string
-	fn      func(context.Context) error
-	timeout time.Duration
-	pending func() int // nil: nothing to report
-	claimed bool       // it has run or is running; under Shutdown.mu
-	ended   bool       // its outcome is in; under Shutdown.mu
+	name     string
+	fn       func(context.Context) error
+	timeout  time.Duration
+	pending  func() int // nil: nothing to report
+	claimed  bool       // it has run or is running; under Shutdown.mu
+	ended    bool       // its outcome is in; under Shutdown.mu
+	timedOut bool       // abandoned at its bound; written by run, before ended
 }
 
 // LossError is implemented by a step's error that reports lost work, such
@@ -61,11 +62,17 @@ type LossError interface {
 	LostTotal() int
 }
 
-// lostBy returns how much err says was lost, or 0.
-func lostBy(err error) int {
+// lostBy returns how much err says was lost, or 0. It is guarded: a step's
+// error is the user's, and its Unwrap, As or LostTotal may panic.
+func lostBy(err error) (n int) {
+	defer func() {
+		if recover() != nil {
+			n = 0
+		}
+	}()
 	var le LossError
 	if errors.As(err, &le) {
-		return le.LostTotal()
+		return max(le.LostTotal(), 0)
 	}
 	return 0
 }
@@ -134,7 +141,7 @@ func (st *step) run(ctx context.Context, bound time.Duration, log *zap.Logger) O
 		select {
 		case err = <-done:
 		default:
-			err = fmt.Errorf("%w after %v", ErrStepTimeout, bound)
+			err, st.timedOut = fmt.Errorf("%w after %v", ErrStepTimeout, bound), true
 		}
 	}
 	out := Outcome{Name: st.name, Bound: bound, Duration: time.Since(start), Err: err, Note: note.get()}
@@ -143,11 +150,16 @@ func (st *step) run(ctx context.Context, bound time.Duration, log *zap.Logger) O
 }
 
 func (st *step) log(out Outcome, log *zap.Logger) {
+	// The error is rendered by logx, not zap.Error: a step's Error() may
+	// panic or call runtime.Goexit, which zap would run on the stop's own
+	// goroutine.
 	switch {
-	case errors.Is(out.Err, ErrStepTimeout):
-		log.Error("shutdown step abandoned", zap.String("step", st.name), zap.Duration("took", out.Duration), zap.Error(out.Err))
+	case out.Err != nil && st.timedOut:
+		log.Error("shutdown step abandoned", zap.String("step", st.name), zap.Duration("took", out.Duration),
+			zap.String("error", logx.Value(out.Err)))
 	case out.Err != nil:
-		log.Error("shutdown step failed", zap.String("step", st.name), zap.Duration("took", out.Duration), zap.Error(out.Err))
+		log.Error("shutdown step failed", zap.String("step", st.name), zap.Duration("took", out.Duration),
+			zap.String("error", logx.Value(out.Err)))
 	default:
 		log.Info("shutdown step done", zap.String("step", st.name), zap.Duration("took", out.Duration))
 	}

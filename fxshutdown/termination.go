@@ -5,12 +5,16 @@ package fxshutdown
 // drained, handed off and lost.
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
+	"github.com/fxtools/background/internal/logx"
 	"go.uber.org/zap"
 )
 
@@ -40,47 +44,86 @@ func (s *Shutdown) terminationPath() (path string, create bool) {
 	return s.cfg.TerminationLog, true
 }
 
-// writeTermination writes the summary, at most 4,096 bytes. A failure is
-// logged: the stop goes on.
-func (s *Shutdown) writeTermination(total time.Duration, failed, lost int, outs []Outcome) {
+// terminationWriteBound is the longest the stop waits for the termination
+// message to be written: a file on a hung mount must not hold up the exit.
+const terminationWriteBound = time.Second
+
+// writeTermination writes msg, within terminationWriteBound and ctx's
+// deadline, outside any lock. Only a regular file is written, opened
+// without blocking (a FIFO with no reader would block the stop forever); a
+// failure is logged and the stop goes on.
+func (s *Shutdown) writeTermination(ctx context.Context, msg string) {
 	path, create := s.terminationPath()
 	if path == "" {
 		return
 	}
-	flags := os.O_WRONLY | os.O_TRUNC
-	if create {
-		flags |= os.O_CREATE
-	} else if _, err := os.Stat(path); err != nil {
-		return // not in a pod
+	bound := terminationWriteBound
+	if dl, ok := ctx.Deadline(); ok {
+		bound = max(min(bound, time.Until(dl)), 10*time.Millisecond)
 	}
-	f, err := os.OpenFile(path, flags, 0o644)
-	if err == nil {
-		_, err = f.WriteString(terminationMessage(total, failed, lost, outs))
-		err = joinClose(err, f)
+	done := make(chan error, 1)
+	go func() { done <- writeRegular(path, create, msg) }()
+	t := time.NewTimer(bound)
+	defer t.Stop()
+	var err error
+	select {
+	case err = <-done:
+	case <-t.C:
+		err = fmt.Errorf("not written within %v", bound)
 	}
-	if err != nil {
-		s.log.Warn("termination message not written", zap.String("path", path), zap.Error(err))
+	if err != nil && !errors.Is(err, errNotInPod) {
+		s.log.Warn("termination message not written", zap.String("path", logx.Value(path)), zap.String("error", logx.Value(err)))
 	}
 }
 
-// terminationMessage is one line per step after a headline, cut at a rune
-// boundary to fit Kubernetes' limit, the cut marked.
+// errNotInPod: the default path does not exist, so this is not a pod.
+var errNotInPod = errors.New("no termination log: not in a pod")
+
+// writeRegular writes msg to path if it is a regular file, or creates it
+// when create is set and nothing is there.
+func writeRegular(path string, create bool, msg string) error {
+	flags := os.O_WRONLY | os.O_TRUNC | syscall.O_NONBLOCK
+	switch fi, err := os.Stat(path); {
+	case err == nil && !fi.Mode().IsRegular():
+		return fmt.Errorf("not a regular file (%v)", fi.Mode().Type())
+	case os.IsNotExist(err) && !create:
+		return errNotInPod
+	case os.IsNotExist(err):
+		flags |= os.O_CREATE | os.O_EXCL
+	case err != nil:
+		return err
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
+	if err != nil {
+		return err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() { // replaced since the check
+		_ = f.Close()
+		return fmt.Errorf("not a regular file")
+	}
+	_, err = f.WriteString(msg)
+	return joinClose(err, f)
+}
+
+// terminationMessage is one line per step after a headline, made valid
+// UTF-8, then cut at a rune boundary to fit Kubernetes' limit, the cut
+// marked.
 func terminationMessage(total time.Duration, failed, lost int, outs []Outcome) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "shutdown finished in %v: %d step(s) failed, lost %d\n", total.Round(time.Microsecond), failed, lost)
 	for _, line := range outcomes(outs).lines() {
 		b.WriteString(line + "\n")
 	}
-	msg := b.String()
+	msg := strings.ToValidUTF8(b.String(), "\uFFFD")
 	const cut = "…(cut)\n"
 	if len(msg) <= maxTerminationMessage {
 		return msg
 	}
-	msg = msg[:maxTerminationMessage-len(cut)]
-	for !utf8.ValidString(msg) {
-		msg = msg[:len(msg)-1]
+	end := maxTerminationMessage - len(cut)
+	for end > 0 && !utf8.RuneStart(msg[end]) {
+		end--
 	}
-	return msg + cut
+	return msg[:end] + cut
 }
 
 func joinClose(err error, f *os.File) error {
