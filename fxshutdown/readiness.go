@@ -6,14 +6,15 @@ import (
 )
 
 // Readiness answers a load balancer's readiness probe: ready while serving,
-// not ready from the moment shutdown begins. The zero value is ready.
-type Readiness struct{ notReady atomic.Bool }
+// not ready from the moment shutdown begins. The zero value is ready; under
+// Run it is not ready until the application has started.
+type Readiness struct{ notReady, starting atomic.Bool }
 
 // SetNotReady marks the application not ready. It cannot be undone.
 func (r *Readiness) SetNotReady() { r.notReady.Store(true) }
 
 // Ready reports whether the application is serving.
-func (r *Readiness) Ready() bool { return !r.notReady.Load() }
+func (r *Readiness) Ready() bool { return !r.starting.Load() && !r.notReady.Load() }
 
 // Handler answers 200 "ready" while ready and 503 "shutting down" after.
 func (r *Readiness) Handler() http.Handler {

@@ -56,6 +56,8 @@ func run(opts []fx.Option, env runEnv) int {
 	defer cancel()
 	first := make(chan os.Signal, 1)
 	go watchSignals(sigs, first, cancel, sd, env.exit) // from before the start: migrations can take long
+	began := time.Now()
+	sd.ready.starting.Store(true) // not ready until every start hook has run
 	if err := app.Start(startCtx); err != nil {
 		select {
 		case sig := <-first:
@@ -66,6 +68,8 @@ func run(opts []fx.Option, env runEnv) int {
 		}
 		return ExitFailed
 	}
+	sd.ready.starting.Store(false)
+	sd.log.Info("application started", zap.Duration("took", time.Since(began)))
 	code := ExitOK
 	select {
 	case sig := <-first:

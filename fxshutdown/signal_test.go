@@ -144,7 +144,7 @@ func (h *helper) when(s string) time.Time {
 
 func startHelper(t *testing.T, mode string) *helper {
 	t.Helper()
-	return startHelperUntil(t, mode, "HELPER READY")
+	return startHelperUntil(t, mode, `"msg":"application started"`) // Start has returned: a signal now stops it
 }
 
 func startHelperUntil(t *testing.T, mode, ready string) *helper {

@@ -44,7 +44,7 @@ func startService(t *testing.T, bin string, args ...string) *process {
 	stderr, err := p.cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, p.cmd.Start())
-	listening := make(chan string, 1)
+	listening, started := make(chan string, 1), make(chan struct{})
 	go func() {
 		defer close(p.done)
 		sc := bufio.NewScanner(stderr)
@@ -56,11 +56,26 @@ func startService(t *testing.T, bin string, args ...string) *process {
 			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "listening" {
 				listening <- l.Addr
 			}
+			if l.Msg == "application started" {
+				close(started)
+			}
 		}
 	}()
+	timeout := time.After(60 * time.Second)
+	ok := false
 	select {
 	case p.addr = <-listening:
-	case <-time.After(60 * time.Second):
+		ok = true
+	case <-timeout:
+	}
+	if ok {
+		select {
+		case <-started: // a signal from now on stops it; before, it cancels the start
+		case <-timeout:
+			ok = false
+		}
+	}
+	if !ok {
 		_ = p.cmd.Process.Kill()
 		t.Fatalf("service did not start; log:\n%s", p.logs())
 	}
