@@ -13,13 +13,24 @@ import (
 )
 
 // runFast submits the claim-and-run of job id to the scheduler. A job
-// whose fast path does not settle it stays tracked, for Stop to make
+// whose fast path the drain cut off stays tracked, for Stop to make
 // runnable at once; one refused because the scheduler is full is left to
-// River, after its lease, untracked (memory is what is short).
+// River, after its lease, untracked (memory is what is short). A handler
+// that panics or calls runtime.Goexit fails like one that returns an
+// error: River retries the job after its lease, and it is untracked, so
+// the tracked set holds only work that runs or was cut off.
 func (k *Kind[T]) runFast(ctx context.Context, id int64, args T) {
 	k.h.track(id)
 	err := k.h.sched.TryGo(ctx, k.name, func(ctx context.Context) error {
+		returned := false
+		defer func() {
+			if !returned { // panicked (the scheduler logs it) or Goexit
+				k.stats.deferred.Add(1)
+				k.h.settle(id)
+			}
+		}()
 		settled, err := k.claimAndRun(ctx, id, args)
+		returned = true
 		if settled {
 			k.h.settle(id)
 		}

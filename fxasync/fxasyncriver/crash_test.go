@@ -44,6 +44,9 @@ func child() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	if os.Getenv(childEnv) == "hang" {
+		return hangInRiver(db, d)
+	}
 	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
 	h := New(db, s, Config{Dialect: d, Lease: 2 * time.Second})
 	k := Register(h, writeEffect(d)).Before(func(context.Context, effect) error {
@@ -77,6 +80,34 @@ func child() int {
 		return 1
 	}
 	return 0
+}
+
+// hangInRiver is the "hang" child: it inserts one job for River (no fast
+// path), whose run prints RUNNING and then hangs, until the child is
+// killed.
+func hangInRiver(db *sql.DB, d Dialect) int {
+	h := New(db, fxasync.New(fxasync.WithLogger(zap.NewNop())), Config{Dialect: d, Lease: 50 * time.Millisecond,
+		PollInterval: 50 * time.Millisecond})
+	k := Register(h, writeEffect(d)).Before(func(context.Context, effect) error {
+		fmt.Println("RUNNING")
+		select {}
+	})
+	if err := h.Start(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	tx, err := db.Begin()
+	if err == nil {
+		_, err = k.InsertTx(context.Background(), tx, effect{Key: "hung"})
+	}
+	if err == nil {
+		err = tx.Commit()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	select {}
 }
 
 // killAfter starts the test binary as a "submit" child on dsn, kills it
@@ -169,4 +200,33 @@ func TestPostgresTwoClientsRaceWritesOnce(t *testing.T) {
 		rigs = append(rigs, newRig(t, db, Config{Dialect: Postgres, MaxWorkers: 20, PollInterval: 5 * time.Millisecond}))
 	}
 	raceRounds(t, rigs, 10, 100)
+}
+
+// Postgres: a replica is SIGKILLed while River runs a job there. The job
+// stays "running" in the table; the survivor makes it runnable after
+// RescueAfter (River's own rescue waits an hour) and writes it once.
+func TestPostgresRescuesAJobRunningInAKilledReplica(t *testing.T) {
+	url := postgresURL(t)
+	db, err := openPostgres(url)
+	require.NoError(t, err)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=hang", childDB+"="+url)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	sc := bufio.NewScanner(out)
+	require.True(t, sc.Scan() && sc.Text() == "RUNNING", "the child's River runs the job")
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	var state string
+	require.NoError(t, db.QueryRow("SELECT state FROM river_job").Scan(&state))
+	require.Equal(t, "running", state, "a SIGKILL leaves the job running")
+
+	start := time.Now()
+	survivor := newRig(t, db, Config{Dialect: Postgres, RescueAfter: 2 * time.Second, PollInterval: 100 * time.Millisecond})
+	survivor.settle(t)
+	rows, _ := effects(t, db)
+	assert.Equal(t, 1, rows)
+	t.Logf("rescued and written %v after the survivor started", time.Since(start).Round(time.Millisecond))
 }

@@ -7,10 +7,15 @@ package fxasyncriver
 import (
 	"context"
 	"database/sql"
+	neturl "net/url"
+	"os"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/fxtools/background/internal/pgtest"
 	_ "github.com/jackc/pgx/v5/stdlib" // Postgres through database/sql
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite" // pure-Go SQLite
 )
@@ -78,4 +83,29 @@ func unfinished(t testing.TB, db *sql.DB) int {
 	err := db.QueryRow("SELECT COUNT(*) FROM river_job WHERE state NOT IN ('completed', 'discarded', 'cancelled')").Scan(&n)
 	require.NoError(t, err)
 	return n
+}
+
+// refuseConnections makes url's database refuse new connections and
+// terminates its sessions, as an outage would, on the shared server
+// (never stopped); the function it returns lets connections in again, once
+// however often it is called.
+func refuseConnections(t testing.TB, url string) (restore func()) {
+	t.Helper()
+	u, err := neturl.Parse(url)
+	require.NoError(t, err)
+	name := strings.TrimPrefix(u.Path, "/")
+	admin, err := sql.Open("pgx", os.Getenv("FXASYNC_POSTGRES_URL"))
+	require.NoError(t, err)
+	_, err = admin.Exec("ALTER DATABASE " + name + " ALLOW_CONNECTIONS false")
+	require.NoError(t, err)
+	_, err = admin.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name)
+	require.NoError(t, err)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			_, err := admin.Exec("ALTER DATABASE " + name + " ALLOW_CONNECTIONS true")
+			assert.NoError(t, err)
+			_ = admin.Close()
+		})
+	}
 }

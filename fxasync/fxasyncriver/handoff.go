@@ -15,6 +15,7 @@ import (
 
 	"github.com/fxtools/background/fxasync"
 	"github.com/fxtools/background/fxshutdown"
+	"github.com/fxtools/background/internal/logx"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
@@ -28,14 +29,16 @@ const (
 	// SQLite: one process owns the file; it sweeps leftover jobs at start.
 	SQLite Dialect = iota
 	// Postgres, through database/sql (pgx's stdlib driver): replicas share
-	// the queue; a dead replica's leased jobs run when their lease ends.
+	// the queue; a dead replica's leased jobs run when their lease ends, and
+	// the jobs River was running there after Config.RescueAfter.
 	Postgres
 )
 
 // Defaults of Config.
 const (
-	DefaultLease      = 30 * time.Second
-	DefaultMaxWorkers = 10
+	DefaultLease       = 30 * time.Second
+	DefaultMaxWorkers  = 10
+	DefaultRescueAfter = 2 * time.Minute
 )
 
 // Config configures a Handoff. The zero value is SQLite with the defaults.
@@ -53,6 +56,15 @@ type Config struct {
 	// a notification (a lease that ended, the sweep, Stop's release).
 	// Default River's, 1 s.
 	PollInterval time.Duration
+	// RescueAfter is how long River's worker may run a job before the job
+	// is taken as its dead process's and made runnable again: a job River
+	// was running in a replica that was killed runs again within
+	// RescueAfter and a PollInterval (Postgres; every replica rescues). River
+	// cancels a job's context at half of it. A run that outlives its rescue
+	// (a slow process, not a dead one) rolls back instead of writing the
+	// effect twice: its transaction holds the job at its attempt. Default
+	// DefaultRescueAfter; River's own is an hour.
+	RescueAfter time.Duration
 	// Logger receives River's logs and the hand-off's. Default: stderr,
 	// warnings and errors only.
 	Logger *slog.Logger
@@ -67,6 +79,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxWorkers <= 0 {
 		c.MaxWorkers = DefaultMaxWorkers
+	}
+	if c.RescueAfter <= 0 {
+		c.RescueAfter = DefaultRescueAfter
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -97,6 +112,7 @@ type Handoff struct {
 	liveSeq  uint64
 	batchers []func() []spilled // SpillBatcher's: take a batcher's unwritten items
 	keeper   *leaseKeeper       // Postgres: between Start and Stop
+	stopped  <-chan struct{}    // River's, from Stop: closed once River has wound down
 }
 
 // New returns a Handoff that keeps jobs in db, next to the tables the
@@ -141,9 +157,11 @@ func (h *Handoff) Start(ctx context.Context) error {
 		// connection the application's writes need (it cut a slow database's
 		// drain short in the example's overload test). River only keeps and
 		// catches up here; polling every PollInterval is enough.
-		PollOnly:          true,
-		FetchPollInterval: h.cfg.PollInterval,
-		FetchCooldown:     min(h.cfg.PollInterval, river.FetchCooldownDefault),
+		PollOnly:             true,
+		FetchPollInterval:    h.cfg.PollInterval,
+		FetchCooldown:        min(h.cfg.PollInterval, river.FetchCooldownDefault),
+		RescueStuckJobsAfter: h.cfg.RescueAfter,
+		JobTimeout:           h.cfg.RescueAfter / 2,
 	})
 	if err != nil {
 		return fmt.Errorf("fxasyncriver: %w", err)
@@ -171,29 +189,88 @@ func (h *Handoff) Start(ctx context.Context) error {
 // Stop hands to River, in one transaction, the in-memory tasks and batcher
 // items the drain cut short, makes the fast-path jobs that did not settle
 // runnable at once (a replica sharing the database takes them; with
-// SQLite, the next start), then stops River: a soft stop for half of ctx's
-// time, then a hard one. Call it after the scheduler's drain. In an
-// fxshutdown step, the summary notes what was handed off; a failed spill
-// returns a *SpillError, which the summary counts as lost.
-func (h *Handoff) Stop(ctx context.Context) error {
+// SQLite, the next start), then stops River: a soft stop, then a hard one.
+// Call it after the scheduler's drain. In an fxshutdown step, the summary
+// notes what was handed off; a failed spill returns a *SpillError, which
+// the summary counts as lost.
+//
+// Stop returns before ctx's deadline (without one, within 5 s), whatever
+// the database does: the spill and the release have a third of the time
+// each, River's stop the rest, so a database that is down costs its spill,
+// counted, not the step's bound. River is stopped in every case, a panic
+// in the spill included.
+func (h *Handoff) Stop(ctx context.Context) (err error) {
 	h.mu.Lock()
 	c := h.client
 	h.client = nil
+	if c != nil {
+		h.stopped = c.Stopped()
+	}
 	h.mu.Unlock()
 	if c == nil {
 		return nil
 	}
 	h.keeper.stop()
-	spilled, errSpill := h.spill(ctx, c)
-	released, errRelease := h.release(ctx, c)
+	ctx, cancel := boundedStop(ctx)
+	defer cancel()
+	defer func() { err = errors.Join(err, stopRiver(ctx, c)) }()
+	spillCtx, cancelSpill := share(ctx, 3)
+	defer cancelSpill()
+	spilled, errSpill := h.spillGuarded(spillCtx, c)
+	releaseCtx, cancelRelease := share(ctx, 2)
+	defer cancelRelease()
+	released, errRelease := h.release(releaseCtx, c)
 	fxshutdown.Note(ctx, handedOff(spilled, released))
-	soft, cancel := halfOf(ctx)
+	return errors.Join(errSpill, errRelease)
+}
+
+// spillGuarded is spill, with a panic in it (a marshaller's, River's) made
+// a *SpillError: the tasks it held are lost, and counted.
+func (h *Handoff) spillGuarded(ctx context.Context, c *river.Client[*sql.Tx]) (n int, err error) {
+	todo := h.unsettled()
+	defer func() {
+		if p := recover(); p != nil {
+			n, err = 0, &SpillError{Lost: len(todo), Err: fmt.Errorf("spill panicked: %s", logx.Value(p))}
+		}
+	}()
+	return h.spill(ctx, c, todo)
+}
+
+// stopRiver stops River softly for half of ctx's time, then hard.
+func stopRiver(ctx context.Context, c *river.Client[*sql.Tx]) error {
+	soft, cancel := context.WithTimeout(ctx, time.Until(deadline(ctx))/2)
 	defer cancel()
 	err := c.Stop(soft)
 	if err != nil && ctx.Err() == nil {
 		err = c.StopAndCancel(ctx)
 	}
-	return errors.Join(errSpill, errRelease, err)
+	if err != nil {
+		return fmt.Errorf("fxasyncriver: stop River: %w", err)
+	}
+	return nil
+}
+
+// stopMargin is kept from the stop's deadline for Stop to return and
+// report before its fxshutdown step is abandoned.
+const stopMargin = 50 * time.Millisecond
+
+// boundedStop returns ctx ending stopMargin before its deadline, or in 5 s
+// when it has none.
+func boundedStop(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, dl.Add(-min(stopMargin, time.Until(dl)/10)))
+	}
+	return context.WithTimeout(ctx, 5*time.Second)
+}
+
+// share returns a context ending at 1/n of ctx's time left.
+func share(ctx context.Context, n int) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, time.Until(deadline(ctx))/time.Duration(n))
+}
+
+func deadline(ctx context.Context) time.Time {
+	dl, _ := ctx.Deadline() // boundedStop gave it one
+	return dl
 }
 
 // started returns River's client, or nil outside Start…Stop.
@@ -201,14 +278,4 @@ func (h *Handoff) started() *river.Client[*sql.Tx] {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.client
-}
-
-// halfOf returns a context that ends at half of ctx's remaining time, or
-// after 5 s when ctx has no deadline.
-func halfOf(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := 5 * time.Second
-	if dl, ok := ctx.Deadline(); ok {
-		d = time.Until(dl) / 2
-	}
-	return context.WithTimeout(ctx, d)
 }

@@ -6,6 +6,7 @@ package fxasyncriver
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -29,12 +30,13 @@ type Kind[T JobArgs] struct {
 	handle Handler[T]
 	before func(ctx context.Context, args T) error
 	stats  *kindStats
+	err    error // the registration's error: every submission returns it
 }
 
 // Register registers the kind T.Kind() with its handler, which serves the
 // fast path and River's worker alike. Register before Start; a kind
-// registered twice, or after Start, makes Start (or the kind's submissions)
-// return the error.
+// registered twice, or after Start, makes Start return the error, and
+// every submission of the kind returned (Go, InsertTx, Submit) too.
 func Register[T JobArgs](h *Handoff, handle Handler[T]) *Kind[T] {
 	var zero T
 	k := &Kind[T]{h: h, name: zero.Kind(), handle: handle, stats: &kindStats{}}
@@ -42,8 +44,11 @@ func Register[T JobArgs](h *Handoff, handle Handler[T]) *Kind[T] {
 	if err == nil {
 		err = river.AddWorkerSafely[T](h.workers, &worker[T]{k: k})
 	}
-	if err != nil && h.err == nil {
-		h.err = fmt.Errorf("fxasyncriver: register %q: %w", k.name, err)
+	if err != nil {
+		k.err = fmt.Errorf("fxasyncriver: register %q: %w", k.name, err)
+		if h.err == nil {
+			h.err = k.err
+		}
 	}
 	return k
 }
@@ -92,6 +97,9 @@ func (j *Job) Run(ctx context.Context) { j.run(ctx) }
 // Config.Lease. Call Run on the Job after tx commits; if tx rolls back,
 // nothing runs.
 func (k *Kind[T]) InsertTx(ctx context.Context, tx *sql.Tx, args T) (*Job, error) {
+	if k.err != nil {
+		return nil, k.err
+	}
 	c := k.h.started()
 	if c == nil {
 		return nil, ErrNotStarted
@@ -111,6 +119,9 @@ func (k *Kind[T]) InsertTx(ctx context.Context, tx *sql.Tx, args T) (*Job, error
 // Submit inserts a durable task in a transaction of its own, commits it,
 // and runs it.
 func (k *Kind[T]) Submit(ctx context.Context, args T) error {
+	if k.err != nil {
+		return k.err
+	}
 	tx, err := k.h.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -144,6 +155,9 @@ func (w *worker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
+	if err := k.h.fence(ctx, tx, job.ID, job.Attempt); err != nil {
+		return err
+	}
 	if err := k.handle(ctx, tx, job.Args); err != nil {
 		return err
 	}
@@ -167,4 +181,29 @@ func complete[T JobArgs](ctx context.Context, d Dialect, tx *sql.Tx, job *river.
 		_, err = river.JobCompleteTx[*riversqlite.Driver](ctx, tx, job)
 	}
 	return err
+}
+
+// errStaleAttempt is a River run's error when its job was rescued and run
+// again meanwhile (see Config.RescueAfter): it must not write the effect.
+var errStaleAttempt = errors.New("fxasyncriver: the job was rescued and is another attempt's now")
+
+// fence makes tx the job's at this attempt: it locks the job's row while
+// it is still running at that attempt, or fails with errStaleAttempt. A run
+// its process outlived the rescue of (a process that was only slow, not
+// dead) then rolls back instead of writing the effect a second time: the
+// rescuer's update waits for tx, and JobCompleteTx alone checks the state,
+// not the attempt.
+func (h *Handoff) fence(ctx context.Context, tx *sql.Tx, id int64, attempt int) error {
+	q := "UPDATE river_job SET attempted_at = attempted_at WHERE id = ? AND attempt = ? AND state = 'running'"
+	if h.cfg.Dialect == Postgres {
+		q = "UPDATE river_job SET attempted_at = attempted_at WHERE id = $1 AND attempt = $2 AND state = 'running'"
+	}
+	res, err := tx.ExecContext(ctx, q, id, attempt)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return errors.Join(errStaleAttempt, err)
+	}
+	return nil
 }

@@ -10,12 +10,16 @@ import (
 	"time"
 )
 
-// leaseKeeper makes the kinds' jobs whose lease ended available, every
-// PollInterval. River does the same from its leader alone, every 5 s; when
-// the leader was the process that died, a new one is elected only after its
+// leaseKeeper makes the kinds' jobs whose lease ended available, and the
+// jobs River has run for longer than RescueAfter (their process died: a
+// SIGKILL leaves them running), every PollInterval. River does the first
+// from its leader alone, every 5 s, and the second every 30 s; when the
+// leader was the process that died, a new one is elected only after its
 // record expires (15 s), so a dead replica's jobs waited 20–25 s. Every
-// replica runs the keeper: the UPDATE is idempotent, and the rows it
-// touches are locked one at a time.
+// replica runs the keeper: the UPDATEs are idempotent, and the rows they
+// touch are locked one at a time. A rescued job keeps its attempt; River's
+// next run is the next attempt, so the old run, if its process lives after
+// all, fails its fence (Handoff.fence) and writes nothing.
 type leaseKeeper struct {
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -41,8 +45,13 @@ func startLeaseKeeper(h *Handoff) *leaseKeeper {
 			}
 			_, err := h.db.ExecContext(ctx, `UPDATE river_job SET state = 'available'
 				WHERE state = 'scheduled' AND scheduled_at <= now() AND kind = ANY($1)`, kinds)
+			if err == nil {
+				_, err = h.db.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now()
+					WHERE state = 'running' AND attempted_at < now() - make_interval(secs => $2) AND kind = ANY($1)`,
+					kinds, h.cfg.RescueAfter.Seconds())
+			}
 			if err != nil && ctx.Err() == nil {
-				h.cfg.Logger.Warn("fxasyncriver: making ended leases runnable", "error", err)
+				h.cfg.Logger.Warn("fxasyncriver: making ended leases and dead runs runnable", "error", err)
 			}
 		}
 	}()

@@ -6,12 +6,15 @@ package fxasyncriver
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
 	"github.com/fxtools/background/fxasync"
+	"github.com/fxtools/background/internal/logx"
 	"github.com/riverqueue/river"
 )
 
@@ -29,17 +32,31 @@ type spilled struct {
 // returns the scheduler's refusal (fxasync.ErrFull, ErrClosed) as TryGo
 // does. A handler's error is a failure, logged and counted by the
 // scheduler, as for any task: only the drain's cut is handed off.
+//
+// A handler that panics or calls runtime.Goexit fails like one that
+// returns an error (the scheduler logs and counts it): it is not spilled.
+// When the kind's registration failed (after Start, or twice), Go returns
+// that error and runs nothing.
 func (k *Kind[T]) Go(ctx context.Context, args T) error {
+	if k.err != nil {
+		return k.err
+	}
 	id := k.h.hold(spilled{args: args, stats: k.stats})
 	err := k.h.sched.TryGo(ctx, k.name, func(ctx context.Context) error {
+		cut := false
+		defer func() {
+			if !cut {
+				k.h.drop(id) // settled: written, failed, panicked or Goexit
+			}
+		}()
 		err := k.inTx(ctx, args, nil)
 		switch {
 		case err == nil:
 			k.stats.memory.Add(1)
 		case ctx.Err() != nil:
+			cut = true
 			return nil // cut off by the drain's bound: Stop spills it
 		}
-		k.h.drop(id)
 		return err
 	})
 	if err != nil {
@@ -82,11 +99,40 @@ func (h *Handoff) drop(id uint64) {
 	h.mu.Unlock()
 }
 
-// spill inserts every unsettled in-memory task and every batcher's
-// unwritten items into River, runnable at once, in one transaction, and
+// spill inserts todo — the unsettled in-memory tasks and the batchers'
+// unwritten items — into River, runnable at once, in one transaction, and
 // returns how many. Tasks still running (they ignored the cut) are
 // included and may yet commit: spilled work is at least once.
-func (h *Handoff) spill(ctx context.Context, c *river.Client[*sql.Tx]) (int, error) {
+//
+// Each item is encoded first, alone and under recover: one whose
+// MarshalJSON panics or fails, or (Postgres) whose JSON jsonb refuses, is
+// counted lost and the others are handed off. A failed insert loses them
+// all, counted. Either way the error is a *SpillError with the count.
+func (h *Handoff) spill(ctx context.Context, c *river.Client[*sql.Tx], todo []spilled) (int, error) {
+	if len(todo) == 0 {
+		return 0, nil
+	}
+	params, good, bad := h.encode(todo)
+	var errs []error
+	if len(bad) > 0 {
+		errs = append(errs, fmt.Errorf("%d cannot be encoded: %w", len(bad), errors.Join(bad...)))
+	}
+	if len(params) > 0 {
+		if err := h.insertMany(ctx, c, params); err != nil {
+			return 0, &SpillError{Lost: len(todo), Err: errors.Join(append(errs, err)...)}
+		}
+	}
+	for _, s := range good {
+		s.stats.spilled.Add(1)
+	}
+	if len(bad) > 0 {
+		return len(good), &SpillError{Lost: len(bad), Err: errors.Join(errs...)}
+	}
+	return len(good), nil
+}
+
+// unsettled takes the in-memory tasks and batcher items left to spill.
+func (h *Handoff) unsettled() []spilled {
 	h.mu.Lock()
 	todo := slices.Collect(maps.Values(h.live))
 	clear(h.live)
@@ -95,28 +141,90 @@ func (h *Handoff) spill(ctx context.Context, c *river.Client[*sql.Tx]) (int, err
 	for _, take := range batchers {
 		todo = append(todo, take()...)
 	}
-	if len(todo) == 0 {
-		return 0, nil
-	}
-	params := make([]river.InsertManyParams, len(todo))
-	for i, s := range todo {
-		params[i] = river.InsertManyParams{Args: s.args, InsertOpts: &river.InsertOpts{Queue: h.cfg.Queue}}
-	}
-	tx, err := h.db.BeginTx(ctx, nil)
-	if err == nil {
-		defer func() { _ = tx.Rollback() }()
-		_, err = c.InsertManyTx(ctx, tx, params)
-	}
-	if err == nil {
-		err = tx.Commit()
-	}
-	if err != nil {
-		return 0, &SpillError{Lost: len(todo), Err: err}
-	}
+	return todo
+}
+
+// encode turns the items that encode into insert parameters, and returns
+// them, the items they hold, and one error per item that does not (at
+// most maxSpillErrors kept: they are for a log line).
+func (h *Handoff) encode(todo []spilled) (params []river.InsertManyParams, good []spilled, bad []error) {
+	opts := &river.InsertOpts{Queue: h.cfg.Queue}
+	nBad := 0
 	for _, s := range todo {
-		s.stats.spilled.Add(1)
+		raw, err := encodeArgs(s.args, h.cfg.Dialect)
+		if err != nil {
+			if nBad++; nBad <= maxSpillErrors {
+				bad = append(bad, err)
+			}
+			continue
+		}
+		params = append(params, river.InsertManyParams{Args: encodedArgs{kind: s.args.Kind(), raw: raw}, InsertOpts: opts})
+		good = append(good, s)
 	}
-	return len(todo), nil
+	for ; nBad > len(bad); nBad-- {
+		bad = append(bad, errEncode)
+	}
+	return params, good, bad
+}
+
+const maxSpillErrors = 3
+
+var errEncode = errors.New("cannot be encoded")
+
+// encodeArgs is args' JSON, or why it cannot be River's: its marshaller
+// failed or panicked, or (Postgres) it holds \u0000, which jsonb refuses.
+func encodeArgs(args JobArgs, d Dialect) (raw []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: MarshalJSON panicked: %s", errEncode, logx.Value(p))
+		}
+	}()
+	raw, err = json.Marshal(args)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", errEncode, logx.Value(err))
+	}
+	if d == Postgres && hasEscapedNUL(raw) {
+		return nil, fmt.Errorf("%w: a \\u0000, which Postgres' jsonb refuses", errEncode)
+	}
+	return raw, nil
+}
+
+// hasEscapedNUL reports whether JSON raw holds the escape \u0000: a
+// backslash that is not itself escaped, then u0000.
+func hasEscapedNUL(raw []byte) bool {
+	for i := 0; i+6 <= len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if string(raw[i+1:i+6]) == "u0000" {
+			return true
+		}
+		i++ // skip the escaped character: \\ is one backslash
+	}
+	return false
+}
+
+// encodedArgs are an item's args as already encoded: River inserts them
+// as they are, without calling the item's marshaller a second time.
+type encodedArgs struct {
+	kind string
+	raw  json.RawMessage
+}
+
+func (a encodedArgs) Kind() string                 { return a.kind }
+func (a encodedArgs) MarshalJSON() ([]byte, error) { return a.raw, nil }
+
+// insertMany inserts params in one transaction.
+func (h *Handoff) insertMany(ctx context.Context, c *river.Client[*sql.Tx], params []river.InsertManyParams) error {
+	tx, err := h.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := c.InsertManyTx(ctx, tx, params); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // SpillError is Stop's error when the spill failed: its tasks are lost.
@@ -127,7 +235,7 @@ type SpillError struct {
 }
 
 func (e *SpillError) Error() string {
-	return fmt.Sprintf("fxasyncriver: %d task(s) not handed off to River: %v", e.Lost, e.Err)
+	return fmt.Sprintf("fxasyncriver: %d task(s) not handed off to River: %s", e.Lost, logx.Value(e.Err))
 }
 
 func (e *SpillError) Unwrap() error { return e.Err }

@@ -84,7 +84,10 @@ func (h *Handoff) release(ctx context.Context, c *river.Client[*sql.Tx]) (int, e
 	left := slices.Collect(maps.Keys(h.out))
 	clear(h.out)
 	h.mu.Unlock()
-	return len(left), h.retry(ctx, c, left)
+	if err := h.retry(ctx, c, left); err != nil {
+		return 0, err // still leased: River runs them when the lease ends
+	}
+	return len(left), nil
 }
 
 // retry makes jobs runnable now, in one transaction.
