@@ -10,17 +10,19 @@ import (
 	"time"
 
 	"github.com/fxtools/background/internal/core"
+	"github.com/fxtools/background/internal/logx"
 )
 
 // Defaults of a zero BatcherConfig field.
 const (
-	DefaultMaxBatch   = 100
-	DefaultMaxDelay   = 100 * time.Millisecond
-	DefaultMaxPending = 10_000
+	DefaultMaxBatch        = 100
+	DefaultMaxDelay        = 100 * time.Millisecond
+	DefaultMaxPending      = 10_000
+	DefaultMaxPendingBytes = 64 << 20 // with Size
 )
 
 // BatcherConfig configures a Batcher. Zero fields take the defaults.
-type BatcherConfig struct {
+type BatcherConfig[T any] struct {
 	MaxBatch   int           // items per write; default 100
 	MaxDelay   time.Duration // longest an item waits for its batch to fill; default 100 ms
 	MaxPending int           // items accepted and not yet written, at most; default 10,000
@@ -30,6 +32,14 @@ type BatcherConfig struct {
 	// stop can write everything accepted. Default: half the scheduler's
 	// drain timeout.
 	MaxBacklog time.Duration
+	// Size, when set, tells an item's size in bytes (its strings' lengths,
+	// say), so that memory is bounded too: no more is accepted than
+	// MaxPendingBytes, and an item larger than that is refused. It runs in
+	// Add, outside the batcher's lock; one that panics refuses its item.
+	Size func(item T) int
+	// MaxPendingBytes bounds, with Size, the bytes accepted and not yet
+	// written. Default DefaultMaxPendingBytes (64 MiB).
+	MaxPendingBytes int
 }
 
 // A Batcher collects items that callers hand over without waiting for them
@@ -45,8 +55,9 @@ type BatcherConfig struct {
 //   - There is room while fewer items are pending (accepted, not yet
 //     written) than both MaxPending and what the batcher writes in
 //     MaxBacklog at the rate of its recent writes (before its first write:
-//     ten batches). A database that slows down shrinks the room, so a stop
-//     can still write everything accepted.
+//     ten batches), and, with Size, while the item fits in
+//     MaxPendingBytes. A database that slows down shrinks the room, so a
+//     stop can still write everything accepted.
 //   - A batch is written when MaxBatch items wait or the first has waited
 //     MaxDelay, and the write before it is done. A write that fails (or
 //     panics) is tried again in halves, down to the items that fail on
@@ -67,11 +78,13 @@ type Batcher[T any] struct {
 	e     *core.Engine
 	label string
 	write func(context.Context, []T) error
-	cfg   BatcherConfig
+	cfg   BatcherConfig[T]
 	timer *time.Timer
 
 	mu       sync.Mutex
 	buf      []T           // accepted, not yet handed to a write
+	sizes    []int         // with Size: buf's items' sizes
+	bytes    int           // with Size: bytes pending, written ones' included until settled
 	writing  int           // items in the write in progress
 	hold     *core.Hold    // held while anything is pending
 	closed   bool          // the drain has begun
@@ -98,7 +111,7 @@ type batcherCounts struct {
 // ErrNilFunc; one on a nil *Scheduler, with ErrClosed, as that scheduler
 // refuses every task. Out-of-range fields take their defaults, and MaxBatch
 // is at most MaxPending.
-func NewBatcher[T any](s *Scheduler, label string, write func(ctx context.Context, items []T) error, cfg BatcherConfig) *Batcher[T] {
+func NewBatcher[T any](s *Scheduler, label string, write func(ctx context.Context, items []T) error, cfg BatcherConfig[T]) *Batcher[T] {
 	b := &Batcher[T]{label: core.CleanLabel(label), write: write, freed: make(chan struct{})}
 	if s == nil {
 		b.cfg, b.closed = cfg.withDefaults(DefaultDrainTimeout), true
@@ -114,7 +127,7 @@ func NewBatcher[T any](s *Scheduler, label string, write func(ctx context.Contex
 	return b
 }
 
-func (c BatcherConfig) withDefaults(drainTimeout time.Duration) BatcherConfig {
+func (c BatcherConfig[T]) withDefaults(drainTimeout time.Duration) BatcherConfig[T] {
 	if c.MaxPending <= 0 {
 		c.MaxPending = DefaultMaxPending
 	}
@@ -130,6 +143,9 @@ func (c BatcherConfig) withDefaults(drainTimeout time.Duration) BatcherConfig {
 	}
 	if c.MaxBacklog <= 0 {
 		c.MaxBacklog = drainTimeout / 2
+	}
+	if c.MaxPendingBytes <= 0 {
+		c.MaxPendingBytes = DefaultMaxPendingBytes
 	}
 	return c
 }
@@ -147,35 +163,61 @@ func (b *Batcher[T]) Add(ctx context.Context, item T) error {
 func (b *Batcher[T]) TryAdd(item T) error { return b.add(context.Background(), item, false) }
 
 func (b *Batcher[T]) add(ctx context.Context, item T, wait bool) error {
+	size, err := b.size(item)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	err := ErrNilFunc
-	if b.write != nil {
-		err = b.roomLocked(ctx, wait)
+	switch {
+	case b.write == nil:
+		err = ErrNilFunc
+	case err == nil:
+		err = b.roomLocked(ctx, wait, size)
 	}
 	if err != nil {
 		b.n.rejected.Add(1)
 		return fmt.Errorf("fxasync: batcher %q: %w", b.label, err)
 	}
 	b.buf = append(b.buf, item)
+	if b.cfg.Size != nil {
+		b.sizes = append(b.sizes, size)
+		b.bytes += size
+	}
 	b.n.added.Add(1)
 	b.scheduleLocked()
 	return nil
 }
 
+// size is item's size by Config.Size (0 without), or why it is refused.
+func (b *Batcher[T]) size(item T) (n int, err error) {
+	if b.cfg.Size == nil {
+		return 0, nil
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("Size panicked: %s", logx.Value(p))
+		}
+	}()
+	switch n = b.cfg.Size(item); {
+	case n > b.cfg.MaxPendingBytes:
+		return 0, fmt.Errorf("%w: an item of %d bytes, more than MaxPendingBytes", ErrFull, n)
+	case n < 0:
+		return 0, nil
+	}
+	return n, nil
+}
+
 // roomLocked waits, unlocking while it does, until there is room and a
 // hold, or says why not.
-func (b *Batcher[T]) roomLocked(ctx context.Context, wait bool) error {
+func (b *Batcher[T]) roomLocked(ctx context.Context, wait bool, size int) error {
 	var timeout <-chan time.Time
 	for {
 		if b.closed {
 			return ErrClosed
 		}
-		if b.pendingLocked() < b.limitLocked() {
+		if b.pendingLocked() < b.limitLocked() && b.bytes <= b.cfg.MaxPendingBytes-size {
 			return b.holdLocked()
 		}
 		if !wait {
-			return fmt.Errorf("%w: %d items pending", ErrFull, b.pendingLocked())
+			return fmt.Errorf("%w: %d items (%d bytes) pending", ErrFull, b.pendingLocked(), b.bytes)
 		}
 		if timeout == nil && b.cfg.MaxWait > 0 {
 			t := time.NewTimer(b.cfg.MaxWait)
@@ -258,9 +300,16 @@ func (b *Batcher[T]) writeLocked() {
 	n := min(len(b.buf), b.cfg.MaxBatch)
 	batch := b.buf[:n:n]
 	b.buf = append(make([]T, 0, max(len(b.buf)-n, min(2*n, b.cfg.MaxBatch))), b.buf[n:]...)
+	bytes := 0
+	if b.cfg.Size != nil {
+		for _, size := range b.sizes[:n] {
+			bytes += size
+		}
+		b.sizes = append(make([]int, 0, cap(b.buf)), b.sizes[n:]...)
+	}
 	b.writing, b.inWrite = n, batch
-	if err := b.hold.Go(func(ctx context.Context) error { return b.store(ctx, batch) }); err != nil {
-		w := newBatchWrite(b.write, batch) // the drain gave up: nothing can run it
+	if err := b.hold.Go(func(ctx context.Context) error { return b.store(ctx, batch, bytes) }); err != nil {
+		w := newBatchWrite(b.write, batch, bytes) // the drain gave up: nothing can run it
 		w.fail(batch)
 		lost := &b.n.lost
 		if b.keepLocked(w.failed) {
@@ -273,8 +322,8 @@ func (b *Batcher[T]) writeLocked() {
 // store writes one batch, split down to its poison items when it fails,
 // and settles every item whatever the write does: returns, fails, panics,
 // or calls runtime.Goexit.
-func (b *Batcher[T]) store(ctx context.Context, batch []T) (err error) {
-	w := newBatchWrite(b.write, batch)
+func (b *Batcher[T]) store(ctx context.Context, batch []T, bytes int) (err error) {
+	w := newBatchWrite(b.write, batch, bytes)
 	defer func() {
 		if !b.settle(w) { // kept for the hand-off: not a failure
 			err = w.result()
@@ -316,7 +365,7 @@ func (b *Batcher[T]) settleLocked(w *batchWrite[T], failed *atomic.Int64) {
 			b.rate = 0.7*b.rate + 0.3*r
 		}
 	}
-	b.writing, b.inWrite = 0, nil
+	b.writing, b.inWrite, b.bytes = 0, nil, b.bytes-w.bytes
 	close(b.freed)
 	b.freed = make(chan struct{})
 	b.scheduleLocked()
@@ -374,7 +423,7 @@ func (b *Batcher[T]) Unwritten() []T {
 	}
 	b.taken = true
 	out := append(append(b.kept, b.inWrite...), b.buf...)
-	b.kept, b.buf = nil, nil
+	b.kept, b.buf, b.sizes = nil, nil, nil
 	return out
 }
 

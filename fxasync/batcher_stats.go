@@ -23,6 +23,7 @@ type BatcherStats struct {
 	Lost     int64   // in a batch that could not run: the drain had given up
 	Kept     int64   // in a batch a stop cut short, kept for a hand-off (KeepUnwritten)
 	Pending  int64   // accepted and not yet written
+	Bytes    int64   // with Config.Size: the bytes of the pending items
 	Limit    int64   // how many may be pending now: MaxPending, or less at a slow write rate
 	Rate     float64 // items written per second, recently
 	Batches  int64   // flushes, whatever their outcome
@@ -35,11 +36,11 @@ type BatcherStats struct {
 // Stats returns the batcher's figures now.
 func (b *Batcher[T]) Stats() BatcherStats {
 	b.mu.Lock()
-	pending, limit, rate := b.pendingLocked(), b.limitLocked(), b.rate
+	pending, limit, rate, bytes := b.pendingLocked(), b.limitLocked(), b.rate, b.bytes
 	b.mu.Unlock()
 	s := BatcherStats{Label: b.label, Added: b.n.added.Load(), Rejected: b.n.rejected.Load(),
 		Flushed: b.n.flushed.Load(), Failed: b.n.failed.Load(), Lost: b.n.lost.Load(), Kept: b.n.kept.Load(),
-		Pending: int64(pending), Limit: int64(limit), Rate: rate, Batches: b.n.batches.Load(),
+		Pending: int64(pending), Bytes: int64(bytes), Limit: int64(limit), Rate: rate, Batches: b.n.batches.Load(),
 		Sizes: make([]int64, len(b.n.sizes))}
 	for i := range b.n.sizes {
 		s.Sizes[i] = b.n.sizes[i].Load()

@@ -37,10 +37,11 @@ type batchWrite[T any] struct {
 	maxRun  int           // see the invariant
 	took    time.Duration // spent in writes that succeeded
 	err     error         // the last write's error
+	bytes   int           // the batch's size, by Config.Size
 }
 
-func newBatchWrite[T any](write func(context.Context, []T) error, batch []T) *batchWrite[T] {
-	return &batchWrite[T]{write: write, batch: batch, maxRun: bits.Len(uint(len(batch))) + 4}
+func newBatchWrite[T any](write func(context.Context, []T) error, batch []T, bytes int) *batchWrite[T] {
+	return &batchWrite[T]{write: write, batch: batch, maxRun: bits.Len(uint(len(batch))) + 4, bytes: bytes}
 }
 
 // do writes items, batch[pos:pos+len(items)], splitting on failure.
