@@ -43,6 +43,9 @@ func (r chatRequest) validate() string {
 	if strings.TrimSpace(r.Model) == "" {
 		return "model is required"
 	}
+	if why := unstorable(r.Model, maxModelBytes); why != "" {
+		return "model " + why // stored in the usage row as it came
+	}
 	if len(r.Messages) == 0 {
 		return "messages must hold at least one message"
 	}

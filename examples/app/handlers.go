@@ -35,27 +35,43 @@ type Handlers struct {
 	seq   atomic.Int64 // request ids
 	// tracer, with -trace-stdout, starts a span per request (see traced).
 	tracer trace.Tracer
+	bodies *bodyBudget // large request bodies being read
 }
 
 // NewHandlers builds the handlers.
 func NewHandlers(s *fxasync.Scheduler, w *Writers, db *DB, c *Cache, r *fxshutdown.Readiness, g prometheus.Gatherer,
 	cfg Config, log *zap.Logger) *Handlers {
 	boot := strconv.FormatInt(time.Now().UnixNano(), 36) + strconv.FormatUint(uint64(rand.Uint32()), 36)
-	return &Handlers{sched: s, w: w, db: db, cache: c, ready: r, prom: g, cfg: cfg, log: log, boot: boot}
+	return &Handlers{sched: s, w: w, db: db, cache: c, ready: r, prom: g, cfg: cfg, log: log, boot: boot,
+		bodies: &bodyBudget{max: cfg.MaxBodyBytes}}
 }
 
 // Routes returns the service's routes.
 func (h *Handlers) Routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/chat/completions", h.chat)
-	mux.HandleFunc("POST /v1/traces", h.traces)
-	mux.HandleFunc("POST /v1/traces/stream", h.traceStream)
+	mux.HandleFunc("POST /v1/chat/completions", h.budgeted(h.chat))
+	mux.HandleFunc("POST /v1/traces", h.budgeted(h.traces))
+	mux.HandleFunc("POST /v1/traces/stream", h.budgeted(h.traceStream))
 	mux.Handle("GET /healthz", fxasync.HealthHandler(h.sched, h.cfg.StuckAfter))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.prom, promhttp.HandlerOpts{}))
 	mux.Handle("GET /readyz", h.ready.Handler())
 	mux.Handle("GET /livez", fxshutdown.LivenessHandler())
 	mux.HandleFunc("GET /debug/tasks", h.debugTasks)
 	return h.traced(mux)
+}
+
+// budgeted reads a large body only while the body budget has room for it,
+// and answers 503 otherwise: memory follows the budget, not the clients.
+func (h *Handlers) budgeted(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		give := h.bodies.take(r)
+		if give == nil {
+			overloaded(w, "too many large request bodies are being read")
+			return
+		}
+		defer give()
+		next(w, r)
+	}
 }
 
 // debugLabels and debugOldest cap /debug/tasks: its size and cost follow the

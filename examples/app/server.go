@@ -12,7 +12,6 @@ import (
 	"github.com/fxtools/background/fxshutdown"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
-	"golang.org/x/net/netutil"
 )
 
 // Server limits: a slow or idle client cannot hold a connection, a header,
@@ -28,7 +27,7 @@ const (
 // Server is the HTTP server.
 type Server struct {
 	srv *http.Server
-	ln  net.Listener
+	ln  *connLimit
 	log *zap.Logger
 
 	mu    sync.Mutex
@@ -55,7 +54,7 @@ func NewServer(lc fx.Lifecycle, sd *fxshutdown.Shutdown, _ *fxasync.Scheduler, h
 		if err != nil {
 			return err
 		}
-		s.ln = netutil.LimitListener(ln, cfg.MaxConns)
+		s.ln = newConnLimit(ln, max(cfg.MaxConns, 1))
 		log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Int("max_conns", cfg.MaxConns))
 		go func() {
 			if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
@@ -69,6 +68,7 @@ func NewServer(lc fx.Lifecycle, sd *fxshutdown.Shutdown, _ *fxasync.Scheduler, h
 }
 
 func (s *Server) track(c net.Conn, state http.ConnState) {
+	s.ln.track(c, state)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch state {

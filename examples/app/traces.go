@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"unicode/utf8"
 )
 
 // Span is one span of a trace batch.
@@ -24,6 +25,8 @@ type traceBatch struct {
 	Spans []Span `json:"spans"`
 }
 
+// validate says what is wrong with span i, or returns "": every field is
+// stored as it came, so each must be storable.
 func (s Span) validate(i int) string {
 	switch {
 	case s.TraceID == "":
@@ -32,6 +35,20 @@ func (s Span) validate(i int) string {
 		return fmt.Sprintf("spans[%d].span_id is required", i)
 	case s.Name == "":
 		return fmt.Sprintf("spans[%d].name is required", i)
+	}
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{
+		{"trace_id", s.TraceID, maxIDBytes}, {"span_id", s.SpanID, maxIDBytes}, {"name", s.Name, maxNameBytes},
+		{"start_time", s.StartTime, maxIDBytes}, {"end_time", s.EndTime, maxIDBytes},
+	} {
+		if why := unstorable(f.value, f.max); why != "" {
+			return fmt.Sprintf("spans[%d].%s %s", i, f.name, why)
+		}
+	}
+	if !utf8.Valid(s.Attributes) {
+		return fmt.Sprintf("spans[%d].attributes is not valid UTF-8", i)
 	}
 	return ""
 }
@@ -104,6 +121,12 @@ func readEvents(w http.ResponseWriter, r *http.Request, maxEvents int) ([]stream
 		raw := bytes.TrimSpace(sc.Bytes())
 		if len(raw) == 0 {
 			continue
+		}
+		switch {
+		case len(raw) > maxEventBytes:
+			return nil, fmt.Sprintf("line %d: an event is at most %d bytes", line, maxEventBytes), http.StatusRequestEntityTooLarge
+		case !utf8.Valid(raw): // stored as it came: Postgres refuses invalid UTF-8
+			return nil, fmt.Sprintf("line %d: not valid UTF-8", line), http.StatusBadRequest
 		}
 		var ev streamEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {
