@@ -25,11 +25,15 @@ type overload struct {
 	clients, senders int
 	duration         time.Duration
 	args             []string
+	hostile          bool   // a share of the requests carry hostile bytes
+	dsn              string // a Postgres URL; "" is a SQLite file
 }
 
 // overloadResult is what the run measured.
 type overloadResult struct {
 	ok, refused, otherStatus, transportErrors int64 // chat answers
+	badRequest                                int64 // 400 and 413: hostile requests refused
+	distinctIDs                               int   // request ids among the usage rows
 	streams, accepted                         int64 // trace stream requests, events accepted
 	peakRSS                                   int64 // bytes
 	samples                                   []sample
@@ -71,6 +75,32 @@ func TestOverloadNothingAnsweredIsLost(t *testing.T) {
 	}
 }
 
+// TestOverloadHostileInput is the overload run with a quarter of the chat
+// requests and a third of the streams carrying hostile bytes (NUL, control
+// characters, invalid UTF-8, megabyte fields), on SQLite and on Postgres:
+// the hostile ones are refused, and every request answered 200 still has
+// exactly one row. CI runs a short form; FXASYNC_OVERLOAD=hostile runs 128
+// clients and 4 senders for 60 s.
+func TestOverloadHostileInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and loads the service")
+	}
+	bin := buildService(t)
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			o := overload{clients: 32, senders: 2, duration: 5 * time.Second, hostile: true}
+			if name == "postgres" {
+				o.dsn = postgresDB(t)
+			}
+			if os.Getenv("FXASYNC_OVERLOAD") == "hostile" {
+				o.clients, o.senders, o.duration = 128, 4, 60*time.Second
+			}
+			checkOverload(t, o, o.run(t, bin))
+
+		})
+	}
+}
+
 func overloadOnce(t *testing.T, bin string, args []string) {
 	o := overload{clients: 32, senders: 2, duration: 5 * time.Second, args: args}
 	switch os.Getenv("FXASYNC_OVERLOAD") {
@@ -79,14 +109,20 @@ func overloadOnce(t *testing.T, bin string, args []string) {
 	case "soak":
 		o.clients, o.senders, o.duration = 256, 4, 60*time.Second
 	}
-	r := o.run(t, bin)
-	t.Logf("%v clients=%d senders=%d duration=%v: chat 200=%d 503=%d other=%d transport-errors=%d; streams=%d accepted=%d; "+
-		"usage rows=%d event rows=%d; peak RSS=%.0f MB; exit=%d in %v",
-		o.args, o.clients, o.senders, o.duration, r.ok, r.refused, r.otherStatus, r.transportErrors, r.streams, r.accepted,
-		r.usageRows, r.eventRows, float64(r.peakRSS)/(1<<20), r.exitCode, r.stopTook.Round(time.Millisecond))
+	checkOverload(t, o, o.run(t, bin))
+}
+
+// checkOverload logs a run's figures and checks its promises.
+func checkOverload(t *testing.T, o overload, r overloadResult) {
+	t.Logf("%v clients=%d senders=%d duration=%v hostile=%v: chat 200=%d 503=%d 400=%d other=%d transport-errors=%d; "+
+		"streams=%d accepted=%d; usage rows=%d (distinct ids %d) event rows=%d; peak RSS=%.0f MB; exit=%d in %v",
+		o.args, o.clients, o.senders, o.duration, o.hostile, r.ok, r.refused, r.badRequest, r.otherStatus, r.transportErrors,
+		r.streams, r.accepted, r.usageRows, r.distinctIDs, r.eventRows, float64(r.peakRSS)/(1<<20), r.exitCode,
+		r.stopTook.Round(time.Millisecond))
 	writeSamples(t, o, r.samples)
 	require.Equal(t, 0, r.exitCode, r.log)
 	assert.Equal(t, int(r.ok), r.usageRows, "usage rows = requests answered 200")
+	assert.Equal(t, r.usageRows, r.distinctIDs, "one row per answered request")
 	assert.Equal(t, int(r.accepted), r.eventRows, "stored events = the sum of accepted")
 	assert.Zero(t, r.otherStatus, "no answer but 200 and 503")
 	assert.Positive(t, r.ok)
@@ -98,18 +134,21 @@ func overloadOnce(t *testing.T, bin string, args []string) {
 }
 
 func (o overload) run(t *testing.T, bin string) overloadResult {
-	dbPath := filepath.Join(t.TempDir(), "overload.db")
+	dbPath := o.dsn
+	if dbPath == "" {
+		dbPath = filepath.Join(t.TempDir(), "overload.db")
+	}
 	p := startService(t, bin, append([]string{"-db", dbPath}, o.args...)...)
 	var r overloadResult
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := 0; i < o.clients; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); chatLoop(p.addr, i, stop, &r) }()
+		go func() { defer wg.Done(); chatLoop(p.addr, i, o.hostile, stop, &r) }()
 	}
 	for i := 0; i < o.senders; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); streamLoop(p.addr, i, stop, &r) }()
+		go func() { defer wg.Done(); streamLoop(p.addr, i, o.hostile, stop, &r) }()
 	}
 	sampled := make(chan []sample)
 	go func() { sampled <- sampleLoop(p, stop) }()
@@ -121,10 +160,30 @@ func (o overload) run(t *testing.T, bin string) overloadResult {
 	r.exitCode, r.stopTook = p.stop(t)
 	r.log = p.logs()
 	r.usageRows, r.eventRows = countRows(t, dbPath, "model_usage"), countRows(t, dbPath, "stream_events")
+	db := openDSN(t, dbPath)
+	defer db.Close()
+	require.NoError(t, db.QueryRow("SELECT COUNT(DISTINCT request_id) FROM model_usage").Scan(&r.distinctIDs))
 	return r
 }
 
-func chatLoop(addr string, id int, stop <-chan struct{}, r *overloadResult) {
+// hostileChats are chat bodies a hostile client sends, each with the
+// status it must get: NUL and control characters, invalid UTF-8 (which the
+// decoder turns into U+FFFD: storable), a megabyte model, a megabyte
+// prompt (not stored: answered).
+var hostileChats = []struct {
+	body   string
+	status int
+}{
+	{`{"model":"m\u0000x","messages":[{"role":"user","content":"nul"}]}`, http.StatusBadRequest},
+	{`{"model":"m\u001bx","messages":[{"role":"user","content":"escape"}]}`, http.StatusBadRequest},
+	{"{\"model\":\"m\xff\xfex\",\"messages\":[{\"role\":\"user\",\"content\":\"bytes\"}]}", http.StatusOK},
+	{`{"model":"` + strings.Repeat("m", 1000_000) + `","messages":[{"role":"user","content":"big model"}]}`, http.StatusBadRequest},
+	{`{"model":"m1","messages":[{"role":"user","content":"` + strings.Repeat("w ", 450_000) + `"}]}`, http.StatusOK},
+}
+
+// chatLoop sends chat requests until stop; with hostile, one in four is
+// one of hostileChats, whose answer must be its status (or 503).
+func chatLoop(addr string, id int, hostile bool, stop <-chan struct{}, r *overloadResult) {
 	client := &http.Client{Timeout: 30 * time.Second}
 	for n := 0; ; n++ {
 		select {
@@ -133,6 +192,11 @@ func chatLoop(addr string, id int, stop <-chan struct{}, r *overloadResult) {
 		default:
 		}
 		body := fmt.Sprintf(`{"model":"m1","messages":[{"role":"user","content":"client %d request %d"}]}`, id, n)
+		want := http.StatusOK
+		if hostile && n%4 == 3 {
+			h := hostileChats[(n/4+id)%len(hostileChats)]
+			body, want = h.body, h.status
+		}
 		resp, err := client.Post("http://"+addr+"/v1/chat/completions", "application/json", strings.NewReader(body))
 		if err != nil {
 			atomic.AddInt64(&r.transportErrors, 1)
@@ -141,10 +205,14 @@ func chatLoop(addr string, id int, stop <-chan struct{}, r *overloadResult) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		switch resp.StatusCode {
-		case http.StatusOK:
-			atomic.AddInt64(&r.ok, 1)
 		case http.StatusServiceUnavailable:
 			atomic.AddInt64(&r.refused, 1)
+		case want:
+			if want == http.StatusOK {
+				atomic.AddInt64(&r.ok, 1)
+			} else {
+				atomic.AddInt64(&r.badRequest, 1)
+			}
 		default:
 			atomic.AddInt64(&r.otherStatus, 1)
 		}
@@ -160,15 +228,23 @@ var streamBody = func() []byte {
 	return b.Bytes()
 }()
 
-func streamLoop(addr string, id int, stop <-chan struct{}, r *overloadResult) {
+// hostileStream is streamBody with one line of invalid UTF-8 in the middle:
+// refused whole (400), nothing accepted.
+var hostileStream = bytes.Replace(streamBody, []byte("\"seq\":5000,"), []byte("\"seq\":5000,\"bad\":\"\xff\","), 1)
+
+func streamLoop(addr string, id int, hostile bool, stop <-chan struct{}, r *overloadResult) {
 	client := &http.Client{Timeout: 60 * time.Second}
-	for {
+	for n := 0; ; n++ {
 		select {
 		case <-stop:
 			return
 		default:
 		}
-		resp, err := client.Post("http://"+addr+"/v1/traces/stream", "application/x-ndjson", bytes.NewReader(streamBody))
+		body := streamBody
+		if hostile && n%3 == 2 {
+			body = hostileStream
+		}
+		resp, err := client.Post("http://"+addr+"/v1/traces/stream", "application/x-ndjson", bytes.NewReader(body))
 		if err != nil {
 			atomic.AddInt64(&r.transportErrors, 1)
 			continue
@@ -178,7 +254,10 @@ func streamLoop(addr string, id int, stop <-chan struct{}, r *overloadResult) {
 		resp.Body.Close()
 		atomic.AddInt64(&r.streams, 1)
 		atomic.AddInt64(&r.accepted, ans.Accepted)
-		if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusServiceUnavailable {
+		switch {
+		case resp.StatusCode == http.StatusBadRequest && hostile:
+			atomic.AddInt64(&r.badRequest, 1)
+		case resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusServiceUnavailable:
 			atomic.AddInt64(&r.otherStatus, 1)
 		}
 	}
