@@ -94,6 +94,10 @@ type hostileErr struct{}
 
 func (hostileErr) Error() string { panic("Error() panics") }
 
+type goexitErr struct{}
+
+func (goexitErr) Error() string { runtime.Goexit(); return "" }
+
 // A returned error sets status Error with its message; a panic records an
 // exception event with the stack; Goexit and a hostile error are reported
 // too, and every span ends.
@@ -103,10 +107,12 @@ func TestOutcomes(t *testing.T) {
 	s.Go(context.Background(), "panics", func(context.Context) error { panic("bad row") })
 	s.Go(context.Background(), "exits", func(context.Context) error { runtime.Goexit(); return nil })
 	s.Go(context.Background(), "hostile", func(context.Context) error { return hostileErr{} })
+	s.Go(context.Background(), "goexit-error", func(context.Context) error { return goexitErr{} })
 	require.NoError(t, s.Drain(context.Background()))
 
 	spans := byName(rec)
-	require.Len(t, spans, 4)
+	require.Len(t, spans, 5, "an Error() that calls runtime.Goexit used to end the span never")
+	assert.Contains(t, spans["goexit-error"].Status().Description, "rendering it called runtime.Goexit")
 	assert.Equal(t, sdktrace.Status{Code: codes.Error, Description: "db down"}, spans["fails"].Status())
 	assert.Equal(t, "failed", attr(spans["fails"], fxasyncotel.OutcomeKey).AsString())
 

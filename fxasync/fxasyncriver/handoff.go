@@ -148,6 +148,7 @@ func (h *Handoff) Start(ctx context.Context) error {
 	if err := h.migrate(ctx); err != nil {
 		return fmt.Errorf("fxasyncriver: migrate: %w", err)
 	}
+	h.warnUnknown(ctx)
 	c, err := river.NewClient(h.driver, &river.Config{
 		Queues:              map[string]river.QueueConfig{h.cfg.Queue: {MaxWorkers: h.cfg.MaxWorkers}},
 		Workers:             h.workers,

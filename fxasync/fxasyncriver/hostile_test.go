@@ -10,7 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -232,4 +235,49 @@ func TestFenceRefusesAStaleAttempt(t *testing.T) {
 	assert.NoError(t, r.h.fence(context.Background(), tx, id, 2))
 	assert.ErrorIs(t, r.h.fence(context.Background(), tx, id, 1), errStaleAttempt)
 	require.NoError(t, tx.Rollback())
+}
+
+// Jobs of a kind no longer registered wait for ever (River fetches known
+// kinds only): Start says so, with the kinds and counts.
+func TestStartWarnsOfJobsOfUnknownKinds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.db")
+	db, err := openSQLite(path)
+	require.NoError(t, err)
+	old := newHostileRig(t, db, SQLite, nil)
+	tx, err := db.Begin()
+	require.NoError(t, err)
+	for i := range 3 {
+		_, err = old.kind.InsertTx(context.Background(), tx, hostile{Key: fmt.Sprint(i)}) // leased, never run
+		require.NoError(t, err)
+	}
+	require.NoError(t, tx.Commit())
+	require.NoError(t, old.sched.Drain(context.Background()))
+	require.NoError(t, old.h.Stop(context.Background()))
+
+	logs := &syncWriter{}
+	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+	h := New(db, s, Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	Register(h, writeEffect(SQLite)) // "hostile" is no longer registered
+	require.NoError(t, h.Start(context.Background()))
+	stopAtCleanup(t, s, h, db)
+	assert.Contains(t, logs.String(), "jobs of kinds not registered here")
+	assert.Contains(t, logs.String(), `jobs=3 kinds="hostile: 3"`)
+}
+
+// syncWriter keeps what River's logging goroutines write.
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -8,10 +8,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/fxtools/background/internal/logx"
 	"github.com/fxtools/background/internal/pglock"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivermigrate"
@@ -117,3 +120,50 @@ func ids(rows []*rivertype.JobRow) []int64 {
 }
 
 func isGone(err error) bool { return errors.Is(err, rivertype.ErrNotFound) }
+
+// warnUnknown logs, once at Start, the jobs waiting in River's table whose
+// kind no kind registered here handles (a kind renamed or removed): River
+// fetches known kinds only, so they wait for a process that registers them.
+// At most ten kinds are named, the largest first, with the total.
+func (h *Handoff) warnUnknown(ctx context.Context) {
+	kinds := slices.Sorted(maps.Keys(h.kinds))
+	q := "SELECT kind, COUNT(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable')"
+	args := make([]any, len(kinds))
+	for i, k := range kinds {
+		args[i] = k
+		if i == 0 {
+			q += " AND kind NOT IN ("
+		} else {
+			q += ", "
+		}
+		if h.cfg.Dialect == Postgres {
+			q += "$" + strconv.Itoa(i+1)
+		} else {
+			q += "?"
+		}
+	}
+	if len(kinds) > 0 {
+		q += ")"
+	}
+	rows, err := h.db.QueryContext(ctx, q+" GROUP BY kind ORDER BY COUNT(*) DESC", args...)
+	if err != nil {
+		return // a figure for the log, not a reason to fail the start
+	}
+	defer rows.Close()
+	var named []string
+	total := 0
+	for rows.Next() {
+		var kind string
+		var n int
+		if rows.Scan(&kind, &n) != nil {
+			return
+		}
+		if total += n; len(named) < 10 {
+			named = append(named, fmt.Sprintf("%s: %d", logx.Value(kind), n))
+		}
+	}
+	if total > 0 {
+		h.cfg.Logger.Warn("fxasyncriver: jobs of kinds not registered here wait in River's table",
+			"jobs", total, "kinds", strings.Join(named, ", "))
+	}
+}
