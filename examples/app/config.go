@@ -27,6 +27,7 @@ type Config struct {
 	MaxPendingRows  int           // rows accepted and not yet written, per batcher
 	MaxPendingBytes int           // their bytes, per batcher
 	MaxBodyBytes    int64         // large request bodies being read at once, in bytes
+	MemoryLimit     int64         // the Go runtime's soft memory limit, unless GOMEMLIMIT is set
 	MaxWait         time.Duration // longest a request waits for room before 503
 	MaxEvents       int           // events per trace stream request
 	MaxConns        int           // open connections
@@ -50,7 +51,8 @@ func parseFlags(args []string) (Config, error) {
 	fs.DurationVar(&c.BatchDelay, "batch-delay", 20*time.Millisecond, "longest a row waits for its batch to fill")
 	fs.IntVar(&c.MaxPendingRows, "max-pending-rows", 20_000, "rows accepted and not yet written, per batcher")
 	fs.IntVar(&c.MaxPendingBytes, "max-pending-bytes", 32<<20, "bytes of the rows accepted and not yet written, per batcher")
-	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 32<<20, "bytes of the large (over 64 KiB) request bodies read at once; more are answered 503")
+	fs.Int64Var(&c.MemoryLimit, "memory-limit", 192<<20, "the Go runtime's soft memory limit in bytes (GOMEMLIMIT, when set, wins); 0: none")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 16<<20, "bytes of the large (over 64 KiB) request bodies read at once; more are answered 503")
 	fs.DurationVar(&c.MaxWait, "max-wait", 100*time.Millisecond, "longest a request waits for room before it is answered 503")
 	fs.IntVar(&c.MaxEvents, "max-events", 20_000, "events per trace stream request")
 	fs.IntVar(&c.MaxConns, "max-conns", 1024, "open connections; at the cap the oldest idle one, or one that sent no request yet, is closed for a new one")

@@ -281,3 +281,33 @@ func (s *syncWriter) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// SQLite refusing writes (its one connection made query-only) at the
+// stop: the spill's 30 tasks are counted lost, and Stop returns before its
+// deadline (it used to count 0 of 30).
+func TestSpillWithSQLiteRefusingWritesIsCountedInTime(t *testing.T) {
+	db, err := openSQLite(filepath.Join(t.TempDir(), "app.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	r := newCutRig(t, db, SQLite)
+	for i := range 30 {
+		require.NoError(t, r.kind.Go(context.Background(), hostile{Key: fmt.Sprint(i)}))
+	}
+	require.Error(t, r.sched.Drain(context.Background()))
+	_, err = db.Exec("PRAGMA query_only = ON")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	stopErr := r.h.Stop(ctx)
+	assert.NoError(t, ctx.Err(), "Stop returned before its deadline")
+	var se *SpillError
+	require.ErrorAs(t, stopErr, &se)
+	assert.Equal(t, 30, se.LostTotal())
+	_, err = db.Exec("PRAGMA query_only = OFF")
+	require.NoError(t, err)
+	select {
+	case <-r.h.stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("River did not stop once the database took writes again")
+	}
+}
