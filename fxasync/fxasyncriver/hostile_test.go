@@ -77,6 +77,18 @@ func newHostileRig(t *testing.T, db *sql.DB, d Dialect, before func(context.Cont
 	return &cutRig{db: db, sched: s, h: h, kind: k}
 }
 
+// cutShort submits tasks as they are and n good ones (keys "0", "1", …),
+// then drains: every one waits for the drain's bound, which cuts it short.
+func (r *cutRig) cutShort(t *testing.T, n int, tasks ...hostile) {
+	for i := range n {
+		tasks = append(tasks, hostile{Key: fmt.Sprint(i)})
+	}
+	for _, task := range tasks {
+		require.NoError(t, r.kind.Go(context.Background(), task))
+	}
+	require.Error(t, r.sched.Drain(context.Background()))
+}
+
 // One task whose MarshalJSON panics and one whose MarshalJSON fails cost
 // themselves: the ten good ones are handed off, the two counted lost in a
 // *SpillError, and River is stopped. The panic used to make Stop panic
@@ -86,12 +98,7 @@ func TestSpillSurvivesHostileMarshalJSON(t *testing.T) {
 	db, err := openSQLite(path)
 	require.NoError(t, err)
 	r := newCutRig(t, db, SQLite)
-	for i := range 10 {
-		require.NoError(t, r.kind.Go(context.Background(), hostile{Key: fmt.Sprint(i)}))
-	}
-	require.NoError(t, r.kind.Go(context.Background(), hostile{Key: "p", Panic: true}))
-	require.NoError(t, r.kind.Go(context.Background(), hostile{Key: "f", Fail: true}))
-	require.Error(t, r.sched.Drain(context.Background()))
+	r.cutShort(t, 10, hostile{Key: "p", Panic: true}, hostile{Key: "f", Fail: true})
 	var stopErr error
 	require.NotPanics(t, func() { stopErr = r.h.Stop(context.Background()) })
 	var se *SpillError
@@ -123,12 +130,7 @@ func TestSpillOnPostgresSkipsWhatJSONBRefuses(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	r := newCutRig(t, db, Postgres)
-	for i := range 10 {
-		require.NoError(t, r.kind.Go(context.Background(), hostile{Key: fmt.Sprint(i)}))
-	}
-	require.NoError(t, r.kind.Go(context.Background(), hostile{Key: "nul\x00byte"}))
-	require.NoError(t, r.kind.Go(context.Background(), hostile{Key: `a literal \u0000 is fine`}))
-	require.Error(t, r.sched.Drain(context.Background()))
+	r.cutShort(t, 10, hostile{Key: "nul\x00byte"}, hostile{Key: `a literal \u0000 is fine`})
 	var se *SpillError
 	require.ErrorAs(t, r.h.Stop(context.Background()), &se)
 	assert.Equal(t, 1, se.LostTotal())
@@ -148,10 +150,7 @@ func TestSpillWithTheDatabaseDownIsCountedInTime(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	r := newCutRig(t, db, Postgres)
-	for i := range 10 {
-		require.NoError(t, r.kind.Go(context.Background(), hostile{Key: fmt.Sprint(i)}))
-	}
-	require.Error(t, r.sched.Drain(context.Background()))
+	r.cutShort(t, 10)
 	restore := refuseConnections(t, url)
 	defer restore()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -290,10 +289,7 @@ func TestSpillWithSQLiteRefusingWritesIsCountedInTime(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	r := newCutRig(t, db, SQLite)
-	for i := range 30 {
-		require.NoError(t, r.kind.Go(context.Background(), hostile{Key: fmt.Sprint(i)}))
-	}
-	require.Error(t, r.sched.Drain(context.Background()))
+	r.cutShort(t, 30)
 	_, err = db.Exec("PRAGMA query_only = ON")
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
