@@ -153,15 +153,22 @@ func TestSpillWithTheDatabaseDownIsCountedInTime(t *testing.T) {
 	r.cutShort(t, 10)
 	restore := refuseConnections(t, url)
 	defer restore()
+	r.stopCountsInTime(t, 10, restore)
+}
+
+// stopCountsInTime stops the hand-off with the database failing: Stop
+// returns before its 3 s deadline with a *SpillError counting lost, and
+// once heal has mended the database, River winds down.
+func (r *cutRig) stopCountsInTime(t *testing.T, lost int, heal func()) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	stopErr := r.h.Stop(ctx)
 	assert.NoError(t, ctx.Err(), "Stop returned before its deadline")
 	var se *SpillError
 	require.ErrorAs(t, stopErr, &se)
-	assert.Equal(t, 10, se.LostTotal())
+	assert.Equal(t, lost, se.LostTotal())
 	assert.Zero(t, r.h.Stats()[0].Spilled)
-	restore() // River, asked to stop, winds down once it can reach the database
+	heal()
 	select {
 	case <-r.h.stopped:
 	case <-time.After(30 * time.Second):
@@ -292,18 +299,8 @@ func TestSpillWithSQLiteRefusingWritesIsCountedInTime(t *testing.T) {
 	r.cutShort(t, 30)
 	_, err = db.Exec("PRAGMA query_only = ON")
 	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	stopErr := r.h.Stop(ctx)
-	assert.NoError(t, ctx.Err(), "Stop returned before its deadline")
-	var se *SpillError
-	require.ErrorAs(t, stopErr, &se)
-	assert.Equal(t, 30, se.LostTotal())
-	_, err = db.Exec("PRAGMA query_only = OFF")
-	require.NoError(t, err)
-	select {
-	case <-r.h.stopped:
-	case <-time.After(30 * time.Second):
-		t.Fatal("River did not stop once the database took writes again")
-	}
+	r.stopCountsInTime(t, 30, func() {
+		_, err := db.Exec("PRAGMA query_only = OFF")
+		require.NoError(t, err)
+	})
 }
