@@ -18,11 +18,11 @@ const (
 	DefaultMaxBatch        = 100
 	DefaultMaxDelay        = 100 * time.Millisecond
 	DefaultMaxPending      = 10_000
-	DefaultMaxPendingBytes = 64 << 20 // with Size
+	DefaultMaxPendingBytes = 64 << 20 // for Sizers
 )
 
 // BatcherConfig configures a Batcher. Zero fields take the defaults.
-type BatcherConfig[T any] struct {
+type BatcherConfig struct {
 	MaxBatch   int           // items per write; default 100
 	MaxDelay   time.Duration // longest an item waits for its batch to fill; default 100 ms
 	MaxPending int           // items accepted and not yet written, at most; default 10,000
@@ -32,15 +32,17 @@ type BatcherConfig[T any] struct {
 	// stop can write everything accepted. Default: half the scheduler's
 	// drain timeout.
 	MaxBacklog time.Duration
-	// Size, when set, tells an item's size in bytes (its strings' lengths,
-	// say), so that memory is bounded too: no more is accepted than
-	// MaxPendingBytes, and an item larger than that is refused. It runs in
-	// Add, outside the batcher's lock; one that panics refuses its item.
-	Size func(item T) int
-	// MaxPendingBytes bounds, with Size, the bytes accepted and not yet
-	// written. Default DefaultMaxPendingBytes (64 MiB).
+	// MaxPendingBytes bounds, for items that are Sizers, the bytes
+	// accepted and not yet written. Default DefaultMaxPendingBytes (64 MiB).
 	MaxPendingBytes int
 }
+
+// A Sizer tells its size in bytes: its strings' lengths and a share for
+// the rest, say. A Batcher whose items are Sizers bounds its memory as well
+// as its items: no more is accepted than MaxPendingBytes, and an item
+// larger than that is refused. Size runs in Add, outside the batcher's
+// lock; one that panics refuses its item.
+type Sizer interface{ Size() int }
 
 // A Batcher collects items that callers hand over without waiting for them
 // to be stored (usage rows, trace events) and writes them in batches, one
@@ -55,8 +57,8 @@ type BatcherConfig[T any] struct {
 //   - There is room while fewer items are pending (accepted, not yet
 //     written) than both MaxPending and what the batcher writes in
 //     MaxBacklog at the rate of its recent writes (before its first write:
-//     ten batches), and, with Size, while the item fits in
-//     MaxPendingBytes. A database that slows down shrinks the room, so a
+//     ten batches), and, for items that are Sizers, while the item fits
+//     in MaxPendingBytes. A database that slows down shrinks the room, so a
 //     stop can still write everything accepted.
 //   - A batch is written when MaxBatch items wait or the first has waited
 //     MaxDelay, and the write before it is done. A write that fails (or
@@ -78,13 +80,14 @@ type Batcher[T any] struct {
 	e     *core.Engine
 	label string
 	write func(context.Context, []T) error
-	cfg   BatcherConfig[T]
+	cfg   BatcherConfig
 	timer *time.Timer
+	sized bool // T is a Sizer: memory is bounded too
 
 	mu       sync.Mutex
 	buf      []T           // accepted, not yet handed to a write
-	sizes    []int         // with Size: buf's items' sizes
-	bytes    int           // with Size: bytes pending, written ones' included until settled
+	sizes    []int         // for Sizers: buf's items' sizes
+	bytes    int           // for Sizers: bytes pending, written ones' included until settled
 	writing  int           // items in the write in progress
 	hold     *core.Hold    // held while anything is pending
 	closed   bool          // the drain has begun
@@ -111,8 +114,9 @@ type batcherCounts struct {
 // ErrNilFunc; one on a nil *Scheduler, with ErrClosed, as that scheduler
 // refuses every task. Out-of-range fields take their defaults, and MaxBatch
 // is at most MaxPending.
-func NewBatcher[T any](s *Scheduler, label string, write func(ctx context.Context, items []T) error, cfg BatcherConfig[T]) *Batcher[T] {
-	b := &Batcher[T]{label: core.CleanLabel(label), write: write, freed: make(chan struct{})}
+func NewBatcher[T any](s *Scheduler, label string, write func(ctx context.Context, items []T) error, cfg BatcherConfig) *Batcher[T] {
+	_, sized := any(*new(T)).(Sizer)
+	b := &Batcher[T]{label: core.CleanLabel(label), write: write, freed: make(chan struct{}), sized: sized}
 	if s == nil {
 		b.cfg, b.closed = cfg.withDefaults(DefaultDrainTimeout), true
 		return b
@@ -127,7 +131,7 @@ func NewBatcher[T any](s *Scheduler, label string, write func(ctx context.Contex
 	return b
 }
 
-func (c BatcherConfig[T]) withDefaults(drainTimeout time.Duration) BatcherConfig[T] {
+func (c BatcherConfig) withDefaults(drainTimeout time.Duration) BatcherConfig {
 	if c.MaxPending <= 0 {
 		c.MaxPending = DefaultMaxPending
 	}
@@ -177,7 +181,7 @@ func (b *Batcher[T]) add(ctx context.Context, item T, wait bool) error {
 		return fmt.Errorf("fxasync: batcher %q: %w", b.label, err)
 	}
 	b.buf = append(b.buf, item)
-	if b.cfg.Size != nil {
+	if b.sized {
 		b.sizes = append(b.sizes, size)
 		b.bytes += size
 	}
@@ -186,9 +190,9 @@ func (b *Batcher[T]) add(ctx context.Context, item T, wait bool) error {
 	return nil
 }
 
-// size is item's size by Config.Size (0 without), or why it is refused.
+// size is item's size when it is a Sizer (else 0), or why it is refused.
 func (b *Batcher[T]) size(item T) (n int, err error) {
-	if b.cfg.Size == nil {
+	if !b.sized {
 		return 0, nil
 	}
 	defer func() {
@@ -196,7 +200,7 @@ func (b *Batcher[T]) size(item T) (n int, err error) {
 			err = fmt.Errorf("Size panicked: %s", logx.Value(p))
 		}
 	}()
-	switch n = b.cfg.Size(item); {
+	switch n = any(item).(Sizer).Size(); {
 	case n > b.cfg.MaxPendingBytes:
 		return 0, fmt.Errorf("%w: an item of %d bytes, more than MaxPendingBytes", ErrFull, n)
 	case n < 0:
@@ -301,7 +305,7 @@ func (b *Batcher[T]) writeLocked() {
 	batch := b.buf[:n:n]
 	b.buf = append(make([]T, 0, max(len(b.buf)-n, min(2*n, b.cfg.MaxBatch))), b.buf[n:]...)
 	bytes := 0
-	if b.cfg.Size != nil {
+	if b.sized {
 		for _, size := range b.sizes[:n] {
 			bytes += size
 		}

@@ -50,7 +50,7 @@ func TestBatcherPoisonItemsFailAlone(t *testing.T) {
 		for _, p := range poison {
 			ps.poison[p] = true
 		}
-		b := fxasync.NewBatcher(s, "rows", ps.write, fxasync.BatcherConfig[int]{MaxBatch: 200})
+		b := fxasync.NewBatcher(s, "rows", ps.write, fxasync.BatcherConfig{MaxBatch: 200})
 		for i := 0; i < 200; i++ {
 			require.NoError(t, b.TryAdd(i))
 		}
@@ -85,7 +85,7 @@ func TestBatcherOutageDoesNotMultiplyWrites(t *testing.T) {
 		mu.Unlock()
 		return errors.New("connection refused")
 	}
-	b := fxasync.NewBatcher(s, "rows", down, fxasync.BatcherConfig[int]{MaxBatch: 1000, MaxPending: 1000})
+	b := fxasync.NewBatcher(s, "rows", down, fxasync.BatcherConfig{MaxBatch: 1000, MaxPending: 1000})
 	for i := 0; i < 1000; i++ {
 		require.NoError(t, b.TryAdd(i))
 	}
@@ -115,7 +115,7 @@ func TestBatcherWriteThatPanicsOrExitsSettles(t *testing.T) {
 				bad()
 			}
 			return st.write(ctx, items)
-		}, fxasync.BatcherConfig[int]{MaxBatch: 1})
+		}, fxasync.BatcherConfig{MaxBatch: 1})
 		require.NoError(t, b.TryAdd(0))
 		waitUntil(t, func() bool { return b.Stats().Batches == 1 })
 		require.NoError(t, b.TryAdd(1), name)
@@ -140,11 +140,11 @@ func TestBatcherWriteThatPanicsOrExitsSettles(t *testing.T) {
 func TestBatcherNilWriteAndNilScheduler(t *testing.T) {
 	t.Parallel()
 	s, _ := newScheduler(t)
-	b := fxasync.NewBatcher[int](s, "rows", nil, fxasync.BatcherConfig[int]{})
+	b := fxasync.NewBatcher[int](s, "rows", nil, fxasync.BatcherConfig{})
 	assert.ErrorIs(t, b.TryAdd(1), fxasync.ErrNilFunc)
 	assert.ErrorIs(t, b.Add(context.Background(), 1), fxasync.ErrNilFunc)
 	var nilSched *fxasync.Scheduler
-	nb := fxasync.NewBatcher(nilSched, "rows", (&store{}).write, fxasync.BatcherConfig[int]{})
+	nb := fxasync.NewBatcher(nilSched, "rows", (&store{}).write, fxasync.BatcherConfig{})
 	assert.ErrorIs(t, nb.TryAdd(1), fxasync.ErrClosed)
 	assert.ErrorIs(t, nb.Add(context.Background(), 1), fxasync.ErrClosed)
 	assert.Equal(t, int64(2), nb.Stats().Rejected)
@@ -157,7 +157,7 @@ func TestBatcherNilWriteAndNilScheduler(t *testing.T) {
 // limit overflowed to a negative number.
 func TestBatcherExtremeMaxBatch(t *testing.T) {
 	t.Parallel()
-	for _, cfg := range []fxasync.BatcherConfig[int]{
+	for _, cfg := range []fxasync.BatcherConfig{
 		{MaxBatch: 1 << 50}, {MaxBatch: math.MaxInt}, {MaxBatch: math.MaxInt, MaxPending: math.MaxInt},
 		{MaxBatch: math.MaxInt / 9, MaxPending: math.MaxInt, MaxBacklog: math.MaxInt64},
 	} {
@@ -177,7 +177,7 @@ func TestBatcherExtremeMaxBatch(t *testing.T) {
 // MaxBatch 1<<18 used to allocate 32 MiB per write.
 func TestBatcherBuffersFollowWhatIsHeld(t *testing.T) {
 	s, _ := newScheduler(t)
-	b := fxasync.NewBatcher(s, "rows", (&store{}).write, fxasync.BatcherConfig[int]{MaxBatch: 1 << 18, MaxPending: 1 << 20})
+	b := fxasync.NewBatcher(s, "rows", (&store{}).write, fxasync.BatcherConfig{MaxBatch: 1 << 18, MaxPending: 1 << 20})
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for i := 0; i < 10; i++ {
@@ -188,27 +188,32 @@ func TestBatcherBuffersFollowWhatIsHeld(t *testing.T) {
 	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "ten one-item writes")
 }
 
-// With Size, memory is bounded in bytes: an item larger than
-// MaxPendingBytes is refused, room frees as writes settle, and a Size
-// that panics refuses its item.
+// event is a Sizer: its size is its text's length; "panic" panics.
+type event string
+
+func (e event) Size() int {
+	if e == "panic" {
+		panic("Size broke")
+	}
+	return len(e)
+}
+
+// For Sizers, memory is bounded in bytes: an item larger than
+// MaxPendingBytes is refused, room frees as writes settle, and a Size that
+// panics refuses its item.
 func TestBatcherBoundsBytes(t *testing.T) {
 	t.Parallel()
 	s, _ := newScheduler(t)
 	release := make(chan struct{})
 	var mu sync.Mutex
-	var written []string
-	b := fxasync.NewBatcher(s, "events", func(_ context.Context, items []string) error {
+	var written []event
+	b := fxasync.NewBatcher(s, "events", func(_ context.Context, items []event) error {
 		<-release
 		mu.Lock()
 		defer mu.Unlock()
 		written = append(written, items...)
 		return nil
-	}, fxasync.BatcherConfig[string]{MaxBatch: 1, MaxPendingBytes: 10, Size: func(s string) int {
-		if s == "panic" {
-			panic("Size broke")
-		}
-		return len(s)
-	}})
+	}, fxasync.BatcherConfig{MaxBatch: 1, MaxPendingBytes: 10})
 	assert.ErrorIs(t, b.TryAdd("eleven byte"), fxasync.ErrFull, "larger than the bound")
 	require.NoError(t, b.TryAdd("123456"))
 	assert.ErrorIs(t, b.TryAdd("12345"), fxasync.ErrFull, "6 + 5 > 10")
@@ -217,7 +222,7 @@ func TestBatcherBoundsBytes(t *testing.T) {
 	assert.ErrorContains(t, b.TryAdd("panic"), "Size panicked")
 	close(release)
 	require.NoError(t, s.Drain(context.Background()))
-	assert.Equal(t, []string{"123456", "1234"}, written)
+	assert.Equal(t, []event{"123456", "1234"}, written)
 	assert.Zero(t, b.Stats().Bytes)
 	assert.Equal(t, int64(3), b.Stats().Rejected)
 }

@@ -23,7 +23,7 @@ type BatcherStats struct {
 	Lost     int64   // in a batch that could not run: the drain had given up
 	Kept     int64   // in a batch a stop cut short, kept for a hand-off (KeepUnwritten)
 	Pending  int64   // accepted and not yet written
-	Bytes    int64   // with Config.Size: the bytes of the pending items
+	Bytes    int64   // for Sizers: the bytes of the pending items
 	Limit    int64   // how many may be pending now: MaxPending, or less at a slow write rate
 	Rate     float64 // items written per second, recently
 	Batches  int64   // flushes, whatever their outcome

@@ -53,7 +53,7 @@ func TestBatcherFlushesByCountAndDelay(t *testing.T) {
 	t.Parallel()
 	s, _ := newScheduler(t)
 	var st store
-	b := fxasync.NewBatcher(s, "rows", st.write, fxasync.BatcherConfig[int]{MaxBatch: 10, MaxDelay: time.Millisecond})
+	b := fxasync.NewBatcher(s, "rows", st.write, fxasync.BatcherConfig{MaxBatch: 10, MaxDelay: time.Millisecond})
 	for i := 0; i < 25; i++ {
 		require.NoError(t, b.Add(context.Background(), i))
 	}
@@ -76,7 +76,7 @@ func TestBatcherBoundedRoom(t *testing.T) {
 	s, _ := newScheduler(t)
 	release := make(chan struct{})
 	write := func(context.Context, []int) error { <-release; return nil }
-	b := fxasync.NewBatcher(s, "slow", write, fxasync.BatcherConfig[int]{MaxBatch: 2, MaxPending: 4, MaxWait: time.Nanosecond})
+	b := fxasync.NewBatcher(s, "slow", write, fxasync.BatcherConfig{MaxBatch: 2, MaxPending: 4, MaxWait: time.Nanosecond})
 	for i := 0; i < 4; i++ {
 		require.NoError(t, b.TryAdd(i))
 	}
@@ -96,7 +96,7 @@ func TestBatcherRoomFollowsTheWriteRate(t *testing.T) {
 	t.Parallel()
 	s, _ := newScheduler(t)
 	write := func(context.Context, []int) error { time.Sleep(10 * time.Millisecond); return nil } // ≤ 1,000 items/s
-	b := fxasync.NewBatcher(s, "slow", write, fxasync.BatcherConfig[int]{MaxBatch: 10, MaxBacklog: 50 * time.Millisecond})
+	b := fxasync.NewBatcher(s, "slow", write, fxasync.BatcherConfig{MaxBatch: 10, MaxBacklog: 50 * time.Millisecond})
 	for i := 0; i < 10; i++ {
 		require.NoError(t, b.TryAdd(i))
 	}
@@ -120,7 +120,7 @@ func TestBatcherFailedFlushLoggedOnce(t *testing.T) {
 	t.Parallel()
 	s, logs := newScheduler(t)
 	b := fxasync.NewBatcher(s, "rows", func(context.Context, []int) error { return errors.New("db down") },
-		fxasync.BatcherConfig[int]{MaxBatch: 3})
+		fxasync.BatcherConfig{MaxBatch: 3})
 	for i := 0; i < 3; i++ {
 		require.NoError(t, b.Add(context.Background(), i))
 	}
@@ -151,7 +151,7 @@ func TestBatcherLosesNothingAcrossAStop(t *testing.T) {
 				return st
 			}),
 			fx.Provide(func(s *fxasync.Scheduler, st *store) *fxasync.Batcher[int] {
-				return fxasync.NewBatcher(s, "rows", st.write, fxasync.BatcherConfig[int]{MaxBatch: 7, MaxDelay: time.Hour})
+				return fxasync.NewBatcher(s, "rows", st.write, fxasync.BatcherConfig{MaxBatch: 7, MaxDelay: time.Hour})
 			}),
 			fx.Populate(&b),
 		)
@@ -206,7 +206,7 @@ func TestBatcherKeepsWhatTheStopLeavesUnwritten(t *testing.T) {
 			return ctx.Err()
 		}
 		return st.write(ctx, items)
-	}, fxasync.BatcherConfig[int]{MaxBatch: 10, MaxDelay: time.Hour, MaxPending: 1000})
+	}, fxasync.BatcherConfig{MaxBatch: 10, MaxDelay: time.Hour, MaxPending: 1000})
 	b.KeepUnwritten()
 	for i := range 95 {
 		require.NoError(t, b.TryAdd(i))
@@ -238,7 +238,7 @@ func TestBatcherKeepsWhatTheStopLeavesUnwritten(t *testing.T) {
 func TestBatcherKeptBatchIsNotAFailure(t *testing.T) {
 	s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithDrainTimeout(20*time.Millisecond))
 	b := fxasync.NewBatcher(s, "rows", func(ctx context.Context, _ []int) error { <-ctx.Done(); return ctx.Err() },
-		fxasync.BatcherConfig[int]{MaxBatch: 5})
+		fxasync.BatcherConfig{MaxBatch: 5})
 	b.KeepUnwritten()
 	for i := range 5 {
 		require.NoError(t, b.TryAdd(i))

@@ -121,7 +121,7 @@ func ExampleNewBatcher() {
 		written = append(written, rows)
 		return nil
 	}
-	usage := fxasync.NewBatcher(sched, "usage-rows", writeRows, fxasync.BatcherConfig[string]{MaxBatch: 2, MaxDelay: time.Hour})
+	usage := fxasync.NewBatcher(sched, "usage-rows", writeRows, fxasync.BatcherConfig{MaxBatch: 2, MaxDelay: time.Hour})
 	for _, id := range []string{"req-1", "req-2", "req-3"} {
 		if err := usage.Add(context.Background(), id); err != nil {
 			fmt.Println("refused:", err) // answer 503: the row was not accepted

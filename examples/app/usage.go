@@ -18,21 +18,23 @@ type Writers struct {
 
 // NewWriters builds the batchers. The drain flushes them before the database
 // closes (DrainBefore[*DB]).
-// Each batcher is bounded in rows and in bytes (-max-pending-bytes): a row
-// is its strings and a fixed share for the rest.
+// Each batcher is bounded in rows and, its rows being fxasync.Sizers, in
+// bytes (-max-pending-bytes).
 func NewWriters(s *fxasync.Scheduler, db *DB, cfg Config) *Writers {
+	bc := fxasync.BatcherConfig{MaxBatch: cfg.BatchSize, MaxDelay: cfg.BatchDelay, MaxPending: cfg.MaxPendingRows,
+		MaxWait: cfg.MaxWait, MaxPendingBytes: cfg.MaxPendingBytes}
 	return &Writers{
-		Usage: fxasync.NewBatcher(s, "usage-rows", db.InsertUsageBatch, fxasync.BatcherConfig[Usage]{
-			MaxBatch: cfg.BatchSize, MaxDelay: cfg.BatchDelay, MaxPending: cfg.MaxPendingRows, MaxWait: cfg.MaxWait,
-			MaxPendingBytes: cfg.MaxPendingBytes, Size: func(u Usage) int { return rowOverhead + len(u.RequestID) + len(u.Model) },
-		}),
-		Events: fxasync.NewBatcher(s, "stream-events", db.InsertEvents, fxasync.BatcherConfig[streamEvent]{
-			MaxBatch: cfg.BatchSize, MaxDelay: cfg.BatchDelay, MaxPending: cfg.MaxPendingRows, MaxWait: cfg.MaxWait,
-			MaxPendingBytes: cfg.MaxPendingBytes, Size: func(e streamEvent) int { return rowOverhead + len(e.Type) + len(e.raw) },
-		}),
+		Usage:  fxasync.NewBatcher(s, "usage-rows", db.InsertUsageBatch, bc),
+		Events: fxasync.NewBatcher(s, "stream-events", db.InsertEvents, bc),
 	}
 }
 
 // rowOverhead is what a pending row costs besides its strings: the item
 // in the batcher's buffer and the strings' headers.
 const rowOverhead = 96
+
+// Size makes a usage row an fxasync.Sizer: its strings and the rest.
+func (u Usage) Size() int { return rowOverhead + len(u.RequestID) + len(u.Model) }
+
+// Size makes a stream event an fxasync.Sizer.
+func (e streamEvent) Size() int { return rowOverhead + len(e.Type) + len(e.raw) }

@@ -150,7 +150,7 @@ func TestCollectorBatcherAndLosses(t *testing.T) {
 	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(fxasyncprom.NewCollector(s)))
-	b := fxasync.NewBatcher(s, "rows", func(context.Context, []int) error { return nil }, fxasync.BatcherConfig[int]{MaxBatch: 2})
+	b := fxasync.NewBatcher(s, "rows", func(context.Context, []int) error { return nil }, fxasync.BatcherConfig{MaxBatch: 2})
 	for i := 0; i < 4; i++ {
 		require.NoError(t, b.Add(context.Background(), i))
 	}

@@ -27,7 +27,7 @@ func TestStopSpillsWhatTheDrainCutShort(t *testing.T) {
 	untilCut := func(ctx context.Context, _ effect) error { <-ctx.Done(); return ctx.Err() }
 	k := Register(h, writeEffect(SQLite)).Before(untilCut)
 	b := fxasync.NewBatcher(s, "effects", func(ctx context.Context, es []effect) error { return untilCut(ctx, es[0]) },
-		fxasync.BatcherConfig[effect]{MaxBatch: 10})
+		fxasync.BatcherConfig{MaxBatch: 10})
 	SpillBatcher(k, b)
 	require.NoError(t, h.Start(context.Background()))
 	for i := range 50 {
