@@ -70,7 +70,8 @@ type Sizer interface{ Size() int }
 //     logged once by the scheduler, with the label and the counts in its
 //     error; each failed item is counted in Failed. A write that calls
 //     runtime.Goexit fails what it had not written; later items are
-//     written as usual.
+//     written as usual. So a write must be all or nothing (one
+//     transaction): the items of a failed write are written again.
 //   - When the scheduler's drain begins, the batcher writes what it holds
 //     and refuses later items (ErrClosed); the drain waits for those writes,
 //     so everything accepted is written before the resources the scheduler

@@ -22,8 +22,9 @@ import "github.com/fxtools/background/internal/core"
 //   - A middleware that calls runtime.Goexit ends its task unrun: counted
 //     as failed and logged; the end functions of the middlewares before it
 //     are told (TaskEnd.Goexit).
-//   - A context that does not derive from the one given would cut the task
-//     off from the drain's cancellation: it is ignored, and logged once.
+//   - A context that does not derive from the one given, or that dropped
+//     its cancellation (context.WithoutCancel), would cut the task off from
+//     the drain's cancellation: it is ignored, and logged once.
 //   - Without middleware a task pays nothing for the feature but one length
 //     check.
 type Middleware = core.Middleware

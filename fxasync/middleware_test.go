@@ -146,13 +146,17 @@ func TestMiddlewareGoexitIsCountedAndLogged(t *testing.T) {
 	assert.True(t, r.ends["task"].Goexit, "the middleware before it learns how the task ended")
 }
 
-// A middleware whose context does not derive from the task's would lose
-// the drain's cancellation: its context is ignored, logged once.
+// A middleware whose context does not derive from the task's, or dropped
+// its cancellation, would lose the drain's cancellation: its context is
+// ignored, logged once.
 func TestMiddlewareStrayContextIsIgnored(t *testing.T) {
 	stray := func(context.Context, fxasync.TaskStart) (context.Context, func(fxasync.TaskEnd)) {
 		return context.WithValue(context.Background(), ctxKey("stray"), true), nil
 	}
-	s, logs := newScheduler(t, fxasync.WithMiddleware(stray), fxasync.WithDrainTimeout(time.Millisecond))
+	uncancelled := func(ctx context.Context, _ fxasync.TaskStart) (context.Context, func(fxasync.TaskEnd)) {
+		return context.WithValue(context.WithoutCancel(ctx), ctxKey("stray"), true), nil
+	}
+	s, logs := newScheduler(t, fxasync.WithMiddleware(stray, uncancelled), fxasync.WithDrainTimeout(time.Millisecond))
 	cancelled := make(chan bool, 2)
 	for i := 0; i < 2; i++ {
 		s.Go(context.Background(), "task", func(ctx context.Context) error {

@@ -42,9 +42,10 @@ type Middleware func(ctx context.Context, t TaskStart) (context.Context, func(Ta
 // call, as each middleware returns (so that a later one's runtime.Goexit
 // still ends what the earlier ones began), and returns the task's context.
 //
-// A context that does not derive from the task's would lose the drain's
-// cancellation and the task's follow-up rights: it is ignored, and logged
-// once per scheduler (stray records that it was).
+// A context that does not derive from the task's, or that dropped its
+// cancellation (context.WithoutCancel), would lose the drain's cancellation
+// and the task's follow-up rights: it is ignored, and logged once per
+// scheduler (stray records that it was).
 func around(mws []Middleware, ctx context.Context, t TaskStart, ends *[]func(TaskEnd), stray *atomic.Bool, log *zap.Logger) context.Context {
 	*ends = make([]func(TaskEnd), 0, len(mws))
 	own := taskOf(ctx)
@@ -59,7 +60,7 @@ func around(mws []Middleware, ctx context.Context, t TaskStart, ends *[]func(Tas
 		}
 		switch {
 		case next == nil:
-		case taskOf(next) == own:
+		case taskOf(next) == own && next.Done() != nil: // not context.WithoutCancel
 			ctx = next
 		case !stray.Swap(true):
 			logx.Guard(func() {
