@@ -5,7 +5,7 @@ GOTEST_FLAGS ?= -race -count=1
 
 BENCH_MODULES := benchmarks examples/app fxasync/fxasyncriver
 
-.PHONY: test vet fmt-check bench-smoke fleet-short
+.PHONY: test vet fmt-check bench-smoke fleet-short api api-check
 
 # The one test command: README.md gives it and .ci/run calls it. It ends
 # with the fleet drill's short form, which needs Postgres.
@@ -31,3 +31,18 @@ fmt-check:
 # Every benchmark compiled and run once, so none rots (figures: benchmarks/run.sh).
 bench-smoke:
 	@set -e; for m in $(BENCH_MODULES); do echo "== go test -bench . -benchtime 1x $$m"; (cd $$m && go test -run '^$$' -bench . -benchtime 1x ./... >/dev/null && echo ok); done
+
+# The public API of each module, one name per line (internal/apilist): the
+# api.txt files are committed, so every API change is a diff in review.
+# make api writes them; make api-check (CI) fails when one is stale.
+API_MODULES := .:fxasync,fxshutdown fxasync/fxasyncriver:. fxasync/fxasyncprom:. fxasync/fxasyncotel:.
+APILIST := $(CURDIR)/internal/apilist/main.go
+
+api:
+	@set -e; for spec in $(API_MODULES); do m=$${spec%%:*}; pkgs=$$(echo $${spec#*:} | tr , ' '); \
+		(cd $$m && mod=$$(go list -m) && go run $(APILIST) $$(for p in $$pkgs; do echo $$mod/$$p | sed 's|/\.$$||'; done) > api.txt); done
+
+api-check:
+	@set -e; for spec in $(API_MODULES); do m=$${spec%%:*}; pkgs=$$(echo $${spec#*:} | tr , ' '); \
+		(cd $$m && mod=$$(go list -m) && go run $(APILIST) $$(for p in $$pkgs; do echo $$mod/$$p | sed 's|/\.$$||'; done) > /tmp/api.$$$$.txt && \
+		if ! diff -u api.txt /tmp/api.$$$$.txt; then echo "$$m/api.txt is stale: run make api and commit it" >&2; exit 1; fi; rm -f /tmp/api.$$$$.txt); done
