@@ -16,7 +16,8 @@ import "github.com/fxtools/background/internal/core"
 //     reverse order, on the task's goroutine.
 //   - The end function learns how the task ended after the scheduler has
 //     recovered, counted and logged it: its error, its panic (value and
-//     stack; panic(nil) too) or runtime.Goexit.
+//     stack; panic(nil) too) or runtime.Goexit, and the log line's
+//     rendering of the error or panic (TaskEnd.Message), safe to export.
 //   - A middleware or end function that panics is logged and skipped: it
 //     cannot fail the task, or crash the process.
 //   - A middleware that calls runtime.Goexit ends its task unrun: counted

@@ -73,8 +73,11 @@ func TestMiddlewareSeesStartAndEnd(t *testing.T) {
 	}
 	assert.NoError(t, r.ends["ok"].Err)
 	assert.ErrorIs(t, r.ends["fails"].Err, boom)
+	assert.Equal(t, "boom", r.ends["fails"].Message, "the log line's rendering")
 	assert.True(t, r.ends["panics"].Panicked)
 	assert.Equal(t, "bad", r.ends["panics"].Panic)
+	assert.Equal(t, "bad", r.ends["panics"].Message)
+	assert.Empty(t, r.ends["ok"].Message)
 	assert.Contains(t, string(r.ends["panics"].Stack), "middleware_test.go")
 	assert.True(t, r.ends["exits"].Goexit)
 	assert.Error(t, r.ends["cut"].Err)

@@ -25,7 +25,6 @@ import (
 	"context"
 
 	"github.com/fxtools/background/fxasync"
-	"github.com/fxtools/background/internal/logx"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -84,12 +83,12 @@ func middleware(tracer trace.Tracer, c config) fxasync.Middleware {
 }
 
 // end records how the task ended and ends its span. Messages are the
-// scheduler's bounded renderings: a hostile error or panic value cannot
-// crash the process or flood the exporter.
+// scheduler's bounded renderings (TaskEnd.Message): a hostile error or
+// panic value cannot crash the process or flood the exporter.
 func end(span trace.Span, e fxasync.TaskEnd) {
 	switch {
 	case e.Panicked:
-		msg := "panic: " + logx.Value(e.Panic)
+		msg := "panic: " + e.Message
 		span.AddEvent("exception", trace.WithAttributes(
 			attribute.String("exception.type", "panic"),
 			attribute.String("exception.message", msg),
@@ -100,8 +99,7 @@ func end(span trace.Span, e fxasync.TaskEnd) {
 		span.SetStatus(codes.Error, "runtime.Goexit")
 		span.SetAttributes(OutcomeKey.String("goexit"))
 	case e.Err != nil:
-		msg, _ := logx.Error(e.Err)
-		span.SetStatus(codes.Error, msg)
+		span.SetStatus(codes.Error, e.Message)
 		span.SetAttributes(OutcomeKey.String("failed"))
 	default:
 		span.SetAttributes(OutcomeKey.String("succeeded"))

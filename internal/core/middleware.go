@@ -28,6 +28,10 @@ type TaskEnd struct {
 	Panic    any
 	Stack    []byte
 	Goexit   bool // it called runtime.Goexit
+	// Message is the scheduler's rendering of Err or Panic, as its log line
+	// has it: valid UTF-8, at most about 8 KiB, made without letting an
+	// Error or String method panic or call runtime.Goexit. "" otherwise.
+	Message string
 }
 
 // Middleware runs on a task's goroutine before the task: it returns the

@@ -83,12 +83,13 @@ func (r *taskRun) report(t *task, log *zap.Logger) {
 	case !r.returned:
 		r.end.Panicked = true
 		t.stats.panicked.Add(1)
+		r.end.Message = logx.Value(r.end.Panic)
 		logx.Guard(func() {
 			log.Error("async task panicked", zap.String("label", t.label),
-				zap.String("panic", logx.Value(r.end.Panic)), zap.ByteString("stack", r.end.Stack))
+				zap.String("panic", r.end.Message), zap.ByteString("stack", r.end.Stack))
 		})
 	default:
-		outcome(t, r.end.Err, log)
+		r.end.Message = outcome(t, r.end.Err, log)
 	}
 	if len(r.ends) > 0 {
 		ended(r.ends, &r.end, t.label, log)
@@ -123,18 +124,21 @@ func callLabelled(ctx context.Context, t *task) (err error) {
 	return err
 }
 
-func outcome(t *task, err error, log *zap.Logger) {
+// outcome counts and logs a task that returned, and returns its error's
+// rendering for the log ("" for nil).
+func outcome(t *task, err error, log *zap.Logger) string {
 	if err == nil {
 		t.stats.succeeded.Add(1)
-		return
+		return ""
 	}
 	t.stats.failed.Add(1)
+	msg, verbose := logx.Error(err)
 	logx.Guard(func() {
-		msg, verbose := logx.Error(err)
 		fields := []zap.Field{zap.String("label", t.label), zap.String("error", msg)}
 		if verbose != "" {
 			fields = append(fields, zap.String("errorVerbose", verbose))
 		}
 		log.Error("async task failed", fields...)
 	})
+	return msg
 }
