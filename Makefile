@@ -5,7 +5,7 @@ GOTEST_FLAGS ?= -race -count=1
 
 BENCH_MODULES := benchmarks examples/app fxasync/fxasyncriver
 
-.PHONY: test vet fmt-check bench-smoke fleet-short api api-check
+.PHONY: test vet fmt-check bench-smoke fleet-short api api-check internal-check
 
 # The one test command: README.md gives it and .ci/run calls it. It ends
 # with the fleet drill's short form, which needs Postgres.
@@ -46,3 +46,15 @@ api-check:
 	@set -e; for spec in $(API_MODULES); do m=$${spec%%:*}; pkgs=$$(echo $${spec#*:} | tr , ' '); \
 		(cd $$m && mod=$$(go list -m) && go run $(APILIST) $$(for p in $$pkgs; do echo $$mod/$$p | sed 's|/\.$$||'; done) > /tmp/api.$$$$.txt && \
 		if ! diff -u api.txt /tmp/api.$$$$.txt; then echo "$$m/api.txt is stale: run make api and commit it" >&2; exit 1; fi; rm -f /tmp/api.$$$$.txt); done
+
+# No module compiles against another module's internal/ packages: they
+# promise no compatibility, so a root release could break a nested
+# module's build with no semver signal. Each module lists what its own
+# packages and their tests import directly, and fails on an internal
+# package of ours outside its own path.
+internal-check:
+	@set -e; for m in $(MODULES); do (cd $$m && own=$$(go list -m) && \
+		bad=$$(go list -f '{{join .Imports "\n"}}{{"\n"}}{{join .TestImports "\n"}}{{"\n"}}{{join .XTestImports "\n"}}' ./... | \
+			grep -E '^github.com/fxtools/background/(.*/)?internal(/|$$)' | grep -v "^$$own/" | sort -u || true) && \
+		if [ -n "$$bad" ]; then echo "$$m imports another module's internal packages: $$bad" >&2; exit 1; fi); done; \
+	echo "no module imports another's internal/"

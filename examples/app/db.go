@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/fxtools/background/fxshutdown"
-	"github.com/fxtools/background/internal/pglock"
 	_ "github.com/jackc/pgx/v5/stdlib" // Postgres, when -db is a postgres:// URL
 	_ "modernc.org/sqlite"             // pure-Go SQLite driver: no cgo, no server
 )
@@ -94,10 +93,26 @@ func (d *DB) createSchema(ctx context.Context) error {
 		_, err := d.db.ExecContext(ctx, fmt.Sprintf(schema, "INTEGER PRIMARY KEY"))
 		return err
 	}
-	return pglock.Do(ctx, d.db, schemaLock, func() error {
+	return withAdvisoryLock(ctx, d.db, schemaLock, func() error {
 		_, err := d.db.ExecContext(ctx, fmt.Sprintf(schema, "BIGSERIAL PRIMARY KEY"))
 		return err
 	})
+}
+
+// withAdvisoryLock takes the Postgres advisory lock key on one connection
+// of db, runs f, and releases the lock, even when ctx ends. The lock holds
+// that connection while f runs: db must allow f another.
+func withAdvisoryLock(ctx context.Context, db *sql.DB, key int64, f func() error) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+		return err
+	}
+	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key) }()
+	return f()
 }
 
 // redact hides a URL's password, for error messages.

@@ -15,7 +15,6 @@ import (
 
 	"github.com/fxtools/background/fxasync"
 	"github.com/fxtools/background/fxshutdown"
-	"github.com/fxtools/background/internal/logx"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
@@ -231,7 +230,7 @@ func (h *Handoff) spillGuarded(ctx context.Context, c *river.Client[*sql.Tx]) (n
 	todo := h.unsettled()
 	defer func() {
 		if p := recover(); p != nil {
-			n, err = 0, &SpillError{Lost: len(todo), Err: fmt.Errorf("spill panicked: %s", logx.Value(p))}
+			n, err = 0, &SpillError{Lost: len(todo), Err: fmt.Errorf("spill panicked: %s", render(p))}
 		}
 	}()
 	return h.spill(ctx, c, todo)

@@ -10,9 +10,9 @@ import (
 
 	"github.com/fxtools/background/fxasync"
 	"github.com/fxtools/background/fxshutdown"
-	"github.com/fxtools/background/internal/logx"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
 )
 
 // StepName is the hand-off's step in fxshutdown's sequence and summary.
@@ -56,7 +56,8 @@ func NewFromParams(p Params) *Handoff {
 		cfg.Logger = p.Logger
 	}
 	if cfg.Logger == nil && p.Zap != nil {
-		cfg.Logger = logx.ToSlog(p.Zap.Named("river").WithOptions(zap.IncreaseLevel(zap.WarnLevel)))
+		z := p.Zap.WithOptions(zap.IncreaseLevel(zap.WarnLevel))
+		cfg.Logger = slog.New(zapslog.NewHandler(z.Core(), zapslog.WithName(joinName(z.Name(), "river"))))
 	}
 	h := New(p.DB, nil, cfg)
 	p.Lifecycle.Append(fx.StartHook(h.Start))
@@ -66,4 +67,12 @@ func NewFromParams(p Params) *Handoff {
 		p.Lifecycle.Append(fx.StopHook(func(ctx context.Context) error { return h.Stop(ctx) }))
 	}
 	return h
+}
+
+// joinName is zap's Named: name under parent, if any.
+func joinName(parent, name string) string {
+	if parent == "" {
+		return name
+	}
+	return parent + "." + name
 }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // With and without fxshutdown, the stop drains the scheduler, then stops
@@ -63,4 +64,38 @@ func TestModuleStopsAfterTheDrainAndBeforeTheDatabase(t *testing.T) {
 			assert.Zero(t, unfinished(t, db))
 		})
 	}
+}
+
+// Without a *slog.Logger in the graph, River and the hand-off log through
+// the graph's *zap.Logger, named "river", warnings and above.
+func TestModuleLogsThroughZap(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.db")
+	db, err := openSQLite(path)
+	require.NoError(t, err)
+	old := newHostileRig(t, db, SQLite, nil)
+	tx, err := db.Begin()
+	require.NoError(t, err)
+	_, err = old.kind.InsertTx(context.Background(), tx, hostile{Key: "left"})
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit())
+	require.NoError(t, old.sched.Drain(context.Background()))
+	require.NoError(t, old.h.Stop(context.Background()))
+	require.NoError(t, db.Close())
+
+	obs, logs := observer.New(zap.DebugLevel)
+	app := fxtest.New(t, fx.NopLogger, fx.Supply(zap.New(obs).Named("app")),
+		fx.Provide(func(lc fx.Lifecycle) (*sql.DB, error) {
+			db, err := openSQLite(path)
+			lc.Append(fx.StopHook(db.Close))
+			return db, err
+		}),
+		fxasync.Module, Module,
+		fx.Invoke(func(h *Handoff) { Register(h, writeEffect(SQLite)) }))
+	app.RequireStart()
+	app.RequireStop()
+	warn := logs.FilterMessageSnippet("jobs of kinds not registered here").All()
+	require.Len(t, warn, 1)
+	assert.Equal(t, "app.river", warn[0].LoggerName)
+	assert.Equal(t, zap.WarnLevel, warn[0].Level)
+	assert.Equal(t, int64(1), warn[0].ContextMap()["jobs"])
 }

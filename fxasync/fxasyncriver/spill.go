@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/fxtools/background/fxasync"
-	"github.com/fxtools/background/internal/logx"
 	"github.com/riverqueue/river"
 )
 
@@ -176,12 +175,12 @@ var errEncode = errors.New("cannot be encoded")
 func encodeArgs(args JobArgs, d Dialect) (raw []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: MarshalJSON panicked: %s", errEncode, logx.Value(p))
+			err = fmt.Errorf("%w: MarshalJSON panicked: %s", errEncode, render(p))
 		}
 	}()
 	raw, err = json.Marshal(args)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", errEncode, logx.Value(err))
+		return nil, fmt.Errorf("%w: %s", errEncode, render(err))
 	}
 	if d == Postgres && hasEscapedNUL(raw) {
 		return nil, fmt.Errorf("%w: a \\u0000, which Postgres' jsonb refuses", errEncode)
@@ -235,7 +234,7 @@ type SpillError struct {
 }
 
 func (e *SpillError) Error() string {
-	return fmt.Sprintf("fxasyncriver: %d task(s) not handed off to River: %s", e.Lost, logx.Value(e.Err))
+	return fmt.Sprintf("fxasyncriver: %d task(s) not handed off to River: %s", e.Lost, render(e.Err))
 }
 
 func (e *SpillError) Unwrap() error { return e.Err }

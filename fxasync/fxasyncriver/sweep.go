@@ -14,8 +14,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/fxtools/background/internal/logx"
-	"github.com/fxtools/background/internal/pglock"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -38,7 +36,7 @@ func (h *Handoff) migrate(ctx context.Context) error {
 		return err
 	}
 	if h.cfg.Dialect == Postgres {
-		return pglock.Do(ctx, h.db, migrateLock, up)
+		return withAdvisoryLock(ctx, h.db, migrateLock, up)
 	}
 	return up()
 }
@@ -159,7 +157,7 @@ func (h *Handoff) warnUnknown(ctx context.Context) {
 			return
 		}
 		if total += n; len(named) < 10 {
-			named = append(named, fmt.Sprintf("%s: %d", logx.Value(kind), n))
+			named = append(named, fmt.Sprintf("%s: %d", render(kind), n))
 		}
 	}
 	if total > 0 {
