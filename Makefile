@@ -40,11 +40,11 @@ APILIST := $(CURDIR)/internal/apilist/main.go
 
 api:
 	@set -e; for spec in $(API_MODULES); do m=$${spec%%:*}; pkgs=$$(echo $${spec#*:} | tr , ' '); \
-		(cd $$m && mod=$$(go list -m) && go run $(APILIST) $$(for p in $$pkgs; do echo $$mod/$$p | sed 's|/\.$$||'; done) > api.txt); done
+		(cd $$m && mod=$$(awk '/^module /{print $$2; exit}' go.mod) && go run $(APILIST) $$(for p in $$pkgs; do echo $$mod/$$p | sed 's|/\.$$||'; done) > api.txt); done
 
 api-check:
 	@set -e; for spec in $(API_MODULES); do m=$${spec%%:*}; pkgs=$$(echo $${spec#*:} | tr , ' '); \
-		(cd $$m && mod=$$(go list -m) && go run $(APILIST) $$(for p in $$pkgs; do echo $$mod/$$p | sed 's|/\.$$||'; done) > /tmp/api.$$$$.txt && \
+		(cd $$m && mod=$$(awk '/^module /{print $$2; exit}' go.mod) && go run $(APILIST) $$(for p in $$pkgs; do echo $$mod/$$p | sed 's|/\.$$||'; done) > /tmp/api.$$$$.txt && \
 		if ! diff -u api.txt /tmp/api.$$$$.txt; then echo "$$m/api.txt is stale: run make api and commit it" >&2; exit 1; fi; rm -f /tmp/api.$$$$.txt); done
 
 # No module compiles against another module's internal/ packages: they
@@ -53,7 +53,7 @@ api-check:
 # packages and their tests import directly, and fails on an internal
 # package of ours outside its own path.
 internal-check:
-	@set -e; for m in $(MODULES); do (cd $$m && own=$$(go list -m) && \
+	@set -e; for m in $(MODULES); do (cd $$m && own=$$(awk '/^module /{print $$2; exit}' go.mod) && \
 		bad=$$(go list -f '{{join .Imports "\n"}}{{"\n"}}{{join .TestImports "\n"}}{{"\n"}}{{join .XTestImports "\n"}}' ./... | \
 			grep -E '^github.com/fxtools/background/(.*/)?internal(/|$$)' | grep -v "^$$own/" | sort -u || true) && \
 		if [ -n "$$bad" ]; then echo "$$m imports another module's internal packages: $$bad" >&2; exit 1; fi); done; \

@@ -2,12 +2,10 @@ module github.com/fxtools/background/benchmarks
 
 go 1.26.0
 
-replace github.com/fxtools/background => ../
-
 require (
 	github.com/alitto/pond/v2 v2.7.1
-	github.com/fxtools/background v0.0.0-00010101000000-000000000000
-	github.com/fxtools/background/fxasync/fxasyncprom v0.0.0-00010101000000-000000000000
+	github.com/fxtools/background v0.1.0
+	github.com/fxtools/background/fxasync/fxasyncprom v0.1.0
 	github.com/panjf2000/ants/v2 v2.12.1
 	github.com/prometheus/client_golang v1.23.2
 	github.com/sourcegraph/conc v0.3.0
@@ -40,4 +38,3 @@ require (
 	google.golang.org/protobuf v1.36.8 // indirect
 )
 
-replace github.com/fxtools/background/fxasync/fxasyncprom => ../fxasync/fxasyncprom

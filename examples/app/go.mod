@@ -2,13 +2,11 @@ module github.com/fxtools/background/examples/app
 
 go 1.26.0
 
-replace github.com/fxtools/background => ../..
-
 require (
-	github.com/fxtools/background v0.0.0-00010101000000-000000000000
-	github.com/fxtools/background/fxasync/fxasyncotel v0.0.0-00010101000000-000000000000
-	github.com/fxtools/background/fxasync/fxasyncprom v0.0.0-00010101000000-000000000000
-	github.com/fxtools/background/fxasync/fxasyncriver v0.0.0-00010101000000-000000000000
+	github.com/fxtools/background v0.1.0
+	github.com/fxtools/background/fxasync/fxasyncotel v0.1.0
+	github.com/fxtools/background/fxasync/fxasyncprom v0.1.0
+	github.com/fxtools/background/fxasync/fxasyncriver v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/prometheus/client_golang v1.23.2
 	github.com/stretchr/testify v1.12.1
@@ -84,8 +82,3 @@ require (
 	sigs.k8s.io/structured-merge-diff/v6 v6.4.2 // indirect
 )
 
-replace github.com/fxtools/background/fxasync/fxasyncprom => ../../fxasync/fxasyncprom
-
-replace github.com/fxtools/background/fxasync/fxasyncriver => ../../fxasync/fxasyncriver
-
-replace github.com/fxtools/background/fxasync/fxasyncotel => ../../fxasync/fxasyncotel

@@ -2,10 +2,8 @@ module github.com/fxtools/background/fxasync/fxasyncotel
 
 go 1.24.0
 
-replace github.com/fxtools/background => ../..
-
 require (
-	github.com/fxtools/background v0.0.0-00010101000000-000000000000
+	github.com/fxtools/background v0.1.0
 	github.com/stretchr/testify v1.12.1
 	go.opentelemetry.io/otel v1.40.0
 	go.opentelemetry.io/otel/sdk v1.40.0

@@ -2,10 +2,8 @@ module github.com/fxtools/background/fxasync/fxasyncprom
 
 go 1.24
 
-replace github.com/fxtools/background => ../..
-
 require (
-	github.com/fxtools/background v0.0.0-00010101000000-000000000000
+	github.com/fxtools/background v0.1.0
 	github.com/prometheus/client_golang v1.23.2
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/fx v1.24.0

@@ -2,10 +2,8 @@ module github.com/fxtools/background/fxasync/fxasyncriver
 
 go 1.26.0
 
-replace github.com/fxtools/background => ../..
-
 require (
-	github.com/fxtools/background v0.0.0-00010101000000-000000000000
+	github.com/fxtools/background v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/riverqueue/river v0.51.2
 	github.com/riverqueue/river/riverdriver v0.51.2
