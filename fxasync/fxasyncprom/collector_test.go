@@ -107,8 +107,22 @@ func TestModuleRegistersWhenARegistererIsInTheGraph(t *testing.T) {
 	n, err := testutil.GatherAndCount(reg, "fxasync_tasks_total")
 	require.NoError(t, err)
 	assert.Equal(t, 4, n)
+}
 
-	fxtest.New(t, fx.Supply(zap.NewNop()), fxasync.Module, fxasyncprom.Module).RequireStart().RequireStop()
+// A graph with only a *prometheus.Registry is enough; with neither it and
+// a Registerer, the application refuses to start, saying what to provide
+// (it used to start and export nothing, silently).
+func TestModuleFindsARegistryOrRefusesToStart(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	fxtest.New(t, fx.Supply(zap.NewNop(), reg), fxasync.Module, fxasyncprom.Module,
+		fx.Invoke(func(s *fxasync.Scheduler) { s.Go(context.Background(), "x", ok) })).RequireStart().RequireStop()
+	n, err := testutil.GatherAndCount(reg, "fxasync_tasks_total")
+	require.NoError(t, err)
+	assert.Equal(t, 4, n)
+
+	app := fx.New(fx.NopLogger, fx.Supply(zap.NewNop()), fxasync.Module, fxasyncprom.Module)
+	require.ErrorIs(t, app.Err(), fxasyncprom.ErrNoRegisterer)
+	assert.ErrorContains(t, app.Err(), "provide one")
 }
 
 // Hostile labels never make a scrape panic or fail: a label with invalid
