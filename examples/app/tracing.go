@@ -6,12 +6,15 @@ package main
 import (
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/fxtools/background/fxasync/fxasyncotel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 )
@@ -38,32 +41,59 @@ func newTracerProvider(lc fx.Lifecycle) (trace.TracerProvider, error) {
 	if err != nil {
 		return nil, err
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp),
-		sdktrace.WithSampler(fxasyncotel.LinkedSampler(sdktrace.ParentBased(sdktrace.AlwaysSample()))))
+	tp := buildTracerProvider(exp)
 	lc.Append(fx.StopHook(tp.Shutdown))
 	return tp, nil
 }
 
+// serviceName is the service.name of every span the example exports.
+const serviceName = "model-gateway"
+
+// buildTracerProvider exports to exp, with the service's resource and a
+// sampler that keeps a task's linked root when its request was sampled.
+func buildTracerProvider(exp sdktrace.SpanExporter) *sdktrace.TracerProvider {
+	return sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp),
+		sdktrace.WithResource(resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(serviceName))),
+		sdktrace.WithSampler(fxasyncotel.LinkedSampler(sdktrace.ParentBased(sdktrace.AlwaysSample()))))
+}
+
 // traced wraps the routes in a server span per request, named after the
-// route's pattern (never the raw path: its bytes are the client's).
+// route's pattern (never the raw path: its bytes are the client's), with
+// the semantic conventions' http.request.method (a method the service does
+// not know is "_OTHER", as they say: it is the client's too) and
+// http.route.
 func (h *Handlers) traced(mux *http.ServeMux) http.Handler {
 	if h.tracer == nil {
 		return mux
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, pattern := mux.Handler(r)
+		attrs := []attribute.KeyValue{semconv.HTTPRequestMethodKey.String(knownMethod(r.Method))}
 		if pattern == "" {
 			pattern = "unmatched route"
+		} else {
+			_, route, _ := strings.Cut(pattern, " ") // "POST /v1/traces": the method, then the route
+			attrs = append(attrs, semconv.HTTPRoute(route))
 		}
-		ctx, span := h.tracer.Start(r.Context(), pattern, trace.WithSpanKind(trace.SpanKindServer))
+		ctx, span := h.tracer.Start(r.Context(), pattern, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
 		defer span.End()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		mux.ServeHTTP(sw, r.WithContext(ctx))
-		span.SetAttributes(attribute.Int("http.response.status_code", sw.status))
+		span.SetAttributes(semconv.HTTPResponseStatusCode(sw.status))
 		if sw.status >= 500 {
 			span.SetStatus(codes.Error, http.StatusText(sw.status))
 		}
 	})
+}
+
+// knownMethod is m when it is one of HTTP's methods, else "_OTHER".
+func knownMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete,
+		http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return m
+	}
+	return "_OTHER"
 }
 
 type statusWriter struct {

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
@@ -32,7 +35,7 @@ func TestTraceRequestAndTask(t *testing.T) {
 	s := &testService{h: h.Routes()}
 	assert.Equal(t, http.StatusOK, s.do(t, http.MethodPost, "/v1/chat/completions",
 		`{"model":"m1","messages":[{"role":"user","content":"traced"}]}`).Code)
-	assert.Equal(t, http.StatusNotFound, s.do(t, http.MethodGet, "/nope-\xff-secret", "").Code)
+	assert.Equal(t, http.StatusNotFound, s.do(t, "FROB", "/nope-\xff-secret", "").Code)
 	app.RequireStop()
 
 	spans := map[string]sdktrace.ReadOnlySpan{}
@@ -43,10 +46,38 @@ func TestTraceRequestAndTask(t *testing.T) {
 	require.NotNil(t, req, "spans: %v", spans)
 	require.NotNil(t, cache, "spans: %v", spans)
 	assert.Equal(t, trace.SpanKindServer, req.SpanKind())
+	attrs := attribute.NewSet(req.Attributes()...)
+	for key, want := range map[attribute.Key]attribute.Value{
+		semconv.HTTPRequestMethodKey:      attribute.StringValue("POST"),
+		semconv.HTTPRouteKey:              attribute.StringValue("/v1/chat/completions"),
+		semconv.HTTPResponseStatusCodeKey: attribute.IntValue(200),
+	} {
+		got, ok := attrs.Value(key)
+		assert.True(t, ok, "%s on the server span", key)
+		assert.Equal(t, want, got, key)
+	}
 	require.Len(t, cache.Links(), 1)
 	assert.Equal(t, req.SpanContext().SpanID(), cache.Links()[0].SpanContext.SpanID())
 	assert.Contains(t, spans, "unmatched route")
+	oddAttrs := attribute.NewSet(spans["unmatched route"].Attributes()...)
+	odd, _ := oddAttrs.Value(semconv.HTTPRequestMethodKey)
+	assert.Equal(t, "_OTHER", odd.AsString(), "a client's own method never reaches a span")
 	for name := range spans {
 		assert.NotContains(t, name, "secret")
 	}
+}
+
+// Every span the example exports names its service.
+func TestTracesNameTheService(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := buildTracerProvider(exp)
+	_, span := tp.Tracer("t").Start(context.Background(), "x")
+	span.End()
+	require.NoError(t, tp.ForceFlush(context.Background())) // Shutdown would clear the exporter
+	defer func() { require.NoError(t, tp.Shutdown(context.Background())) }()
+	spans := exp.GetSpans()
+	require.Len(t, spans, 1)
+	name, ok := spans[0].Resource.Set().Value(semconv.ServiceNameKey)
+	require.True(t, ok)
+	assert.Equal(t, serviceName, name.AsString())
 }

@@ -14,19 +14,25 @@
 //
 // A task span carries fxasync.label, fxasync.wait (seconds between
 // submission and start) and fxasync.outcome (succeeded, failed, panicked,
-// goexit). A returned error sets the status to Error with the error's
-// message; a panic records an "exception" event with its stack and sets the
-// status to Error (the scheduler still recovers and logs it). ParentBased
+// goexit), and, when the task did not succeed, the semantic conventions'
+// error.type (the error's Go type, "panic" or "goexit"). A returned error
+// sets the status to Error with the error's message; a panic records an
+// "exception" event with its stack and sets the status to Error (the
+// scheduler still recovers and logs it). The tracer's instrumentation scope
+// is ScopeName at this module's Version. ParentBased
 // samplers ignore links: wrap yours in LinkedSampler so that a task's root
 // span is sampled when its submitter's was.
 package fxasyncotel
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 
 	"github.com/fxtools/background/fxasync"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -62,8 +68,27 @@ func WithTracing(tp trace.TracerProvider, opts ...Option) fxasync.Option {
 			o.apply(&c)
 		}
 	}
-	return fxasync.WithMiddleware(middleware(tp.Tracer(ScopeName), c))
+	return fxasync.WithMiddleware(middleware(tp.Tracer(ScopeName, trace.WithInstrumentationVersion(Version())), c))
 }
+
+// Version is this module's version as the binary was built with it (its
+// go.mod's, "v0.1.0" say), or "(devel)" when built from a work tree: the
+// version of the task spans' instrumentation scope.
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Path == modulePath {
+			return bi.Main.Version
+		}
+		for _, m := range bi.Deps {
+			if m.Path == modulePath {
+				return m.Version
+			}
+		}
+	}
+	return "(devel)"
+}
+
+const modulePath = "github.com/fxtools/background/fxasync/fxasyncotel"
 
 func middleware(tracer trace.Tracer, c config) fxasync.Middleware {
 	return func(ctx context.Context, t fxasync.TaskStart) (context.Context, func(fxasync.TaskEnd)) {
@@ -89,18 +114,20 @@ func end(span trace.Span, e fxasync.TaskEnd) {
 	switch {
 	case e.Panicked:
 		msg := "panic: " + e.Message
-		span.AddEvent("exception", trace.WithAttributes(
-			attribute.String("exception.type", "panic"),
-			attribute.String("exception.message", msg),
-			attribute.String("exception.stacktrace", string(e.Stack))))
+		span.AddEvent(semconv.ExceptionEventName, trace.WithAttributes(
+			semconv.ExceptionType("panic"),
+			semconv.ExceptionMessage(msg),
+			semconv.ExceptionStacktrace(string(e.Stack))))
 		span.SetStatus(codes.Error, msg)
-		span.SetAttributes(OutcomeKey.String("panicked"))
+		span.SetAttributes(OutcomeKey.String("panicked"), semconv.ErrorTypeKey.String("panic"))
 	case e.Goexit:
 		span.SetStatus(codes.Error, "runtime.Goexit")
-		span.SetAttributes(OutcomeKey.String("goexit"))
+		span.SetAttributes(OutcomeKey.String("goexit"), semconv.ErrorTypeKey.String("goexit"))
 	case e.Err != nil:
 		span.SetStatus(codes.Error, e.Message)
-		span.SetAttributes(OutcomeKey.String("failed"))
+		// The error's Go type: low in cardinality, as error.type must be,
+		// and %T calls no method of the error.
+		span.SetAttributes(OutcomeKey.String("failed"), semconv.ErrorTypeKey.String(fmt.Sprintf("%T", e.Err)))
 	default:
 		span.SetAttributes(OutcomeKey.String("succeeded"))
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -131,6 +132,17 @@ func TestOutcomes(t *testing.T) {
 	assert.Contains(t, stack, "tracing_test.go")
 
 	assert.Equal(t, "goexit", attr(spans["exits"], fxasyncotel.OutcomeKey).AsString())
+
+	// The semantic conventions' names, checked against the conventions'
+	// own package: error.type on every task that did not succeed.
+	for name, want := range map[string]string{"fails": "*errors.errorString", "panics": "panic", "exits": "goexit",
+		"hostile": "fxasyncotel_test.hostileErr"} {
+		assert.Equal(t, want, attr(spans[name], semconv.ErrorTypeKey).AsString(), name)
+	}
+	assert.Equal(t, semconv.ExceptionEventName, ev.Name)
+	assert.Equal(t, fxasyncotel.ScopeName, p.InstrumentationScope().Name)
+	assert.Equal(t, fxasyncotel.Version(), p.InstrumentationScope().Version)
+	assert.NotEmpty(t, fxasyncotel.Version())
 	assert.Equal(t, codes.Error, spans["hostile"].Status().Code)
 	assert.NotEmpty(t, spans["hostile"].Status().Description)
 }
