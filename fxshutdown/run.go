@@ -76,9 +76,27 @@ func run(opts []fx.Option, env runEnv) int {
 		sd.log.Info("signal received: shutting down", zap.Stringer("signal", sig))
 	case s := <-app.Wait():
 		code = s.ExitCode
-		sd.log.Info("shutdown requested", zap.Stringer("signal", s.Signal), zap.Int("exit_code", s.ExitCode))
+		logRequest(sd, first, s)
 	}
 	return stopApp(app, sd, code)
+}
+
+// signalGrace is how long a stop that fx reports waits to learn whether a
+// signal caused it: fx watches signals too, and one SIGTERM used to log
+// "signal received" or "shutdown requested" by chance.
+const signalGrace = 20 * time.Millisecond
+
+// logRequest logs, once, why fx reports a stop: the signal that Run saw
+// too, or an fx.Shutdowner's request.
+func logRequest(sd *Shutdown, first <-chan os.Signal, s fx.ShutdownSignal) {
+	t := time.NewTimer(signalGrace)
+	defer t.Stop()
+	select {
+	case sig := <-first:
+		sd.log.Info("signal received: shutting down", zap.Stringer("signal", sig))
+	case <-t.C:
+		sd.log.Info("shutdown requested", zap.Int("exit_code", s.ExitCode))
+	}
 }
 
 // watchSignals passes the first signal on, cancelling the start if it is
@@ -126,8 +144,13 @@ func stopApp(app *fx.App, sd *Shutdown, code int) int {
 	ctx, cancel := context.WithTimeout(context.Background(), app.StopTimeout())
 	defer cancel()
 	if err := app.Stop(ctx); err != nil {
-		sd.log.Error("stop finished with errors", zap.String("error", logx.Value(err)))
-		return sd.exitCode(err)
+		code := sd.exitCode(err)
+		if code == ExitFailed {
+			sd.log.Error("stop finished with errors; see the summary above", zap.String("error", logx.Value(err)))
+		} else { // the summary above logged the loss, once, at ERROR
+			sd.log.Info("stop finished: work was lost; see the summary above", zap.Int("exit_code", code))
+		}
+		return code
 	}
 	return code
 }

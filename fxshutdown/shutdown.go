@@ -186,8 +186,8 @@ func (s *Shutdown) summary(ctx context.Context) error {
 			total = time.Since(started)
 		}
 		log := s.log.Info
-		if len(errs) > 0 {
-			log = s.log.Warn
+		if len(errs) > 0 { // the one ERROR of a stop that failed or lost work
+			log = s.log.Error
 		}
 		log("shutdown finished", zap.Duration("total", total), zap.Int("failed", len(errs)),
 			zap.Int("lost", lost), zap.Array("steps", outcomes(done)))

@@ -210,9 +210,19 @@ func TestSubprocessSIGTERMStopsGracefully(t *testing.T) {
 	out := h.waitFor(t, "shutdown finished")
 	assert.Contains(t, out, `"signal":"terminated"`)
 	assert.Contains(t, out, `database: ok in`)
-	for range h.lines {
-	}
+	out += h.rest()
+	assert.Equal(t, 1, strings.Count(out, "signal received: shutting down"), "one line per signal:\n%s", out)
+	assert.NotContains(t, out, "shutdown requested", "fx saw the same signal: not a second reason")
 	assert.Equal(t, fxshutdown.ExitOK, h.exitCode(t))
+}
+
+// rest reads the helper's output to its end.
+func (h *helper) rest() string {
+	var b strings.Builder
+	for l := range h.lines {
+		b.WriteString(l + "\n")
+	}
+	return b.String()
 }
 
 func TestSubprocessSecondSIGTERMForcesExit(t *testing.T) {
@@ -237,8 +247,10 @@ func TestSubprocessLostTasksExitNonZero(t *testing.T) {
 		summary := lastLineWith(out, "shutdown finished")
 		assert.Contains(t, summary, `"lost":3`, mode)
 		assert.Contains(t, summary, `async-tasks: lost 3 (fxasync: lost 3: [queued-write: 2 (running 2, queued 0, refused 0), stuck-write: 1 (running 1, queued 0, refused 0)])`, mode)
-		for range h.lines {
-		}
+		out += h.rest()
+		assert.Equal(t, 1, strings.Count(out, `"level":"error"`), "the loss is logged once at ERROR, the summary:\n%s", out)
+		assert.Contains(t, summary, `"level":"error"`, mode)
+		assert.Contains(t, out, "see the summary above", mode)
 		assert.Equal(t, code, h.exitCode(t), mode)
 	}
 }

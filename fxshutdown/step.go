@@ -153,7 +153,10 @@ func (st *step) log(out Outcome, log *zap.Logger) {
 	// The error is rendered by logx, not zap.Error: a step's Error() may
 	// panic or call runtime.Goexit, which zap would run on the stop's own
 	// goroutine.
-	switch {
+	switch n := lostBy(out.Err); {
+	case n > 0: // the summary logs the loss at ERROR, once
+		log.Warn("shutdown step lost work", zap.String("step", st.name), zap.Duration("took", out.Duration),
+			zap.Int("lost", n), zap.String("error", logx.Value(out.Err)))
 	case out.Err != nil && st.timedOut:
 		log.Error("shutdown step abandoned", zap.String("step", st.name), zap.Duration("took", out.Duration),
 			zap.String("error", logx.Value(out.Err)))
