@@ -8,6 +8,7 @@ package release
 // go install. A module that only builds inside the workspace fails here.
 
 import (
+	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
@@ -131,11 +132,24 @@ func buildConsumer(t *testing.T, env []string, path string, pkgs []string, v str
 	run(t, dir, env, "go", "build", "-o", filepath.Join(dir, "consumer"), ".")
 }
 
-// install installs the example as a user would, and runs it with -h.
+// install installs the example as a user would, static (CGO_ENABLED=0, as
+// its Dockerfile builds it for distroless), checks that it needs no
+// dynamic loader, and runs it with -h.
 func install(t *testing.T, env []string, path, v string) {
 	bin := t.TempDir()
-	run(t, t.TempDir(), append(env, "GOBIN="+bin), "go", "install", path+"@"+v)
-	out, _ := exec.Command(filepath.Join(bin, filepath.Base(path)), "-h").CombinedOutput()
+	run(t, t.TempDir(), append(env, "GOBIN="+bin, "CGO_ENABLED=0"), "go", "install", path+"@"+v)
+	exe := filepath.Join(bin, filepath.Base(path))
+	f, err := elf.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Fatal("the example built with CGO_ENABLED=0 still needs a dynamic loader: it would not run on distroless/static")
+		}
+	}
+	out, _ := exec.Command(exe, "-h").CombinedOutput()
 	if !strings.Contains(string(out), "-drain-timeout") {
 		t.Fatalf("the installed example's -h printed:\n%s", out)
 	}
