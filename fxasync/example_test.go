@@ -2,9 +2,12 @@ package fxasync_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"time"
 
@@ -193,4 +196,25 @@ func ExampleWithSlog() {
 	_ = s.Drain(context.Background())
 	// Output:
 	// level=ERROR msg="async task failed" logger=async-task error="db down" label=log-usage
+}
+
+// DebugHandler serves a scheduler's figures: a page for a browser, JSON for
+// a program.
+func ExampleDebugHandler() {
+	sched := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+	sched.Go(context.Background(), "usage-rows", func(context.Context) error { return nil })
+	_ = sched.Drain(context.Background())
+
+	rec := httptest.NewRecorder()
+	fxasync.DebugHandler(sched).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/tasks?format=json", nil))
+	var d struct {
+		Draining bool `json:"draining"`
+		Labels   []struct {
+			Label     string `json:"label"`
+			Succeeded int64  `json:"succeeded"`
+		} `json:"labels"`
+	}
+	_ = json.NewDecoder(rec.Body).Decode(&d)
+	fmt.Println(d.Draining, d.Labels[0].Label, d.Labels[0].Succeeded)
+	// Output: true usage-rows 1
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
-	"sort"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -56,7 +55,7 @@ func (h *Handlers) Routes() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.prom, promhttp.HandlerOpts{}))
 	mux.Handle("GET /readyz", h.ready.Handler())
 	mux.Handle("GET /livez", fxshutdown.LivenessHandler())
-	mux.HandleFunc("GET /debug/tasks", h.debugTasks)
+	mux.Handle("GET /debug/tasks", fxasync.DebugHandler(h.sched))
 	return h.traced(mux)
 }
 
@@ -72,54 +71,6 @@ func (h *Handlers) budgeted(next http.HandlerFunc) http.HandlerFunc {
 		defer give()
 		next(w, r)
 	}
-}
-
-// debugLabels and debugOldest cap /debug/tasks: its size and cost follow the
-// labels, not the tasks.
-const (
-	debugLabels = 100
-	debugOldest = 3
-)
-
-// labelTasks is one label in /debug/tasks.
-type labelTasks struct {
-	Label   string   `json:"label"`
-	Pending int64    `json:"pending"`
-	Waiting int64    `json:"waiting"`
-	Running int      `json:"running"`
-	Oldest  []string `json:"oldest"` // ages of the oldest running tasks, with their call sites
-}
-
-// debugTasks answers per label: pending, waiting, running and the oldest few,
-// at most debugLabels labels, the ones with the most pending first; then
-// the batchers, the hand-off to River per kind and the last drain. Its cost
-// is bounded by the scheduler's bound on pending tasks.
-func (h *Handlers) debugTasks(w http.ResponseWriter, _ *http.Request) {
-	st := h.sched.Stats()
-	byLabel := map[string]*labelTasks{}
-	for _, l := range st.Labels {
-		byLabel[l.Label] = &labelTasks{Label: l.Label, Pending: l.Pending, Waiting: l.Waiting}
-	}
-	for _, t := range h.sched.Running() { // oldest first
-		lt := byLabel[t.Label]
-		if lt == nil {
-			lt = &labelTasks{Label: t.Label}
-			byLabel[t.Label] = lt
-		}
-		lt.Running++
-		if len(lt.Oldest) < debugOldest {
-			lt.Oldest = append(lt.Oldest, t.Age.Round(time.Millisecond).String()+" "+t.Caller)
-		}
-	}
-	labels := make([]*labelTasks, 0, len(byLabel))
-	for _, lt := range byLabel {
-		labels = append(labels, lt)
-	}
-	sort.Slice(labels, func(i, j int) bool { return labels[i].Pending > labels[j].Pending })
-	writeJSON(w, http.StatusOK, map[string]any{
-		"pending": h.sched.Pending(), "total": st.Total, "labels": labels[:min(len(labels), debugLabels)],
-		"batchers": h.sched.Batchers(), "handoffs": h.sched.HandOffs(), "last_drain": h.sched.LastDrain(),
-	})
 }
 
 // apiError is the body of every 4xx and 5xx answer.

@@ -165,7 +165,7 @@ func TestHealthReadyAndDebug(t *testing.T) {
 	assert.Equal(t, http.StatusOK, s.do(t, http.MethodGet, "/livez", "").Code)
 	rec = s.do(t, http.MethodGet, "/debug/tasks", "")
 	assert.Equal(t, http.StatusOK, rec.Code)
-	for _, key := range []string{`"labels"`, `"batchers"`, `"last_drain"`, `"usage-rows"`, `"handoffs":[{"Kind":"usage-row"`} {
+	for _, key := range []string{`"labels"`, `"batchers"`, `"last_drain"`, `"usage-rows"`, `"hand_offs": [`, `"kind": "usage-row"`} {
 		assert.Contains(t, rec.Body.String(), key)
 	}
 }
