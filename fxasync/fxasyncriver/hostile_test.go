@@ -247,18 +247,7 @@ func TestFenceRefusesAStaleAttempt(t *testing.T) {
 // kinds only): Start says so, with the kinds and counts.
 func TestStartWarnsOfJobsOfUnknownKinds(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.db")
-	db, err := openSQLite(path)
-	require.NoError(t, err)
-	old := newHostileRig(t, db, SQLite, nil)
-	tx, err := db.Begin()
-	require.NoError(t, err)
-	for i := range 3 {
-		_, err = old.kind.InsertTx(context.Background(), tx, hostile{Key: fmt.Sprint(i)}) // leased, never run
-		require.NoError(t, err)
-	}
-	require.NoError(t, tx.Commit())
-	require.NoError(t, old.sched.Drain(context.Background()))
-	require.NoError(t, old.h.Stop(context.Background()))
+	db := leaveHostileJobs(t, path, 3)
 
 	logs := &syncWriter{}
 	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
@@ -268,6 +257,25 @@ func TestStartWarnsOfJobsOfUnknownKinds(t *testing.T) {
 	stopAtCleanup(t, s, h, db)
 	assert.Contains(t, logs.String(), "jobs of kinds not registered here")
 	assert.Contains(t, logs.String(), `jobs=3 kinds="hostile: 3"`)
+}
+
+// leaveHostileJobs leaves n leased jobs of the hostile kind in a SQLite
+// file at path, as a process that registered that kind would, and returns
+// the file opened again.
+func leaveHostileJobs(t *testing.T, path string, n int) *sql.DB {
+	db, err := openSQLite(path)
+	require.NoError(t, err)
+	old := newHostileRig(t, db, SQLite, nil)
+	tx, err := db.Begin()
+	require.NoError(t, err)
+	for i := range n {
+		_, err = old.kind.InsertTx(context.Background(), tx, hostile{Key: fmt.Sprint(i)}) // leased, never run
+		require.NoError(t, err)
+	}
+	require.NoError(t, tx.Commit())
+	require.NoError(t, old.sched.Drain(context.Background()))
+	require.NoError(t, old.h.Stop(context.Background()))
+	return db
 }
 
 // syncWriter keeps what River's logging goroutines write.

@@ -70,17 +70,7 @@ func TestModuleStopsAfterTheDrainAndBeforeTheDatabase(t *testing.T) {
 // the graph's *zap.Logger, named "river", warnings and above.
 func TestModuleLogsThroughZap(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.db")
-	db, err := openSQLite(path)
-	require.NoError(t, err)
-	old := newHostileRig(t, db, SQLite, nil)
-	tx, err := db.Begin()
-	require.NoError(t, err)
-	_, err = old.kind.InsertTx(context.Background(), tx, hostile{Key: "left"})
-	require.NoError(t, err)
-	require.NoError(t, tx.Commit())
-	require.NoError(t, old.sched.Drain(context.Background()))
-	require.NoError(t, old.h.Stop(context.Background()))
-	require.NoError(t, db.Close())
+	require.NoError(t, leaveHostileJobs(t, path, 1).Close())
 
 	obs, logs := observer.New(zap.DebugLevel)
 	app := fxtest.New(t, fx.NopLogger, fx.Supply(zap.New(obs).Named("app")),

@@ -1,7 +1,9 @@
 package fxasyncriver
 
 // This file holds the Postgres session advisory lock under which replicas
-// starting at once migrate one at a time.
+// starting at once migrate one at a time. The example service has the same
+// dozen lines, deliberately: modules share no internal package (their
+// versions would not say when it changed).
 
 import (
 	"context"

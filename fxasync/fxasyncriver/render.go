@@ -2,7 +2,9 @@ package fxasyncriver
 
 // This file holds how the hand-off renders what it did not make — a panic
 // value, an error of a marshaller or a driver, a kind name read from the
-// table — for an error message or a log line.
+// table — for an error message or a log line. It is a small copy of what
+// the root module's internal/logx does, kept deliberately: modules share no
+// internal package.
 
 import (
 	"fmt"
