@@ -35,7 +35,9 @@ func debugRig(t *testing.T) (*fxasync.Scheduler, func()) {
 	}
 	b := fxasync.NewBatcher(s, "usage-rows", func(context.Context, []int) error { return nil }, fxasync.BatcherConfig{})
 	require.NoError(t, b.TryAdd(1))
-	waitUntil(t, func() bool { return len(s.Running()) == len(hostileLabels) && s.Stats().Total.Succeeded >= 3000 })
+	waitUntil(t, func() bool { // every label counted: the batcher's once its first write ran
+		return len(s.Running()) == len(hostileLabels) && s.Stats().Total.Succeeded >= 3000 && b.Stats().Flushed == 1
+	})
 	drained := make(chan struct{})
 	go func() { _ = s.Drain(context.Background()); close(drained) }()
 	<-s.Draining()
