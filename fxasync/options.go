@@ -91,11 +91,11 @@ func WithMaxLabels(n int) Option { return Config{MaxLabels: n} }
 // WithPprofLabels runs each task under the runtime/pprof label
 // fxasync_label=<label>, so a goroutine or CPU profile taken during a slow
 // shutdown groups work by task label. Off by default: it costs allocations
-// per task (see README.md, Performance).
+// per task (see docs/performance.md).
 func WithPprofLabels() Option { return Config{PprofLabels: true} }
 
 // WithCallSites records where each task was submitted (file:line), so the
 // drain warning, Running and CheckStuck can name the call site that started a
-// stuck task. Off by default: it costs a stack walk per task (see README.md,
-// Performance).
+// stuck task. Off by default: it costs a stack walk per task (see
+// docs/performance.md).
 func WithCallSites() Option { return Config{CallSites: true} }

@@ -20,14 +20,19 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// Every ```go block of README.md is found, word for word, in a file of this
-// program or of the example service (examples/app, whose own module's tests
-// compile it): if a snippet stops compiling, so does its package, and if
-// README drifts from the code, this test says which block.
+// Every ```go block of README.md and docs/*.md is found, word for word, in
+// a file of this program or of the example service (examples/app, whose own
+// module's tests compile it): if a snippet stops compiling, so does its
+// package, and if the docs drift from the code, this test says which block.
 func TestREADMESnippetsAreThisCode(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+	docs, err := filepath.Glob("../../docs/*.md")
 	require.NoError(t, err)
-	blocks := goBlocks(string(readme))
+	var blocks []string
+	for _, name := range append([]string{"../../README.md"}, docs...) {
+		md, err := os.ReadFile(name)
+		require.NoError(t, err)
+		blocks = append(blocks, goBlocks(string(md))...)
+	}
 	require.NotEmpty(t, blocks)
 	var code strings.Builder
 	files, err := filepath.Glob("*.go")
@@ -43,7 +48,7 @@ func TestREADMESnippetsAreThisCode(t *testing.T) {
 		}
 	}
 	for i, b := range blocks {
-		assert.True(t, strings.Contains(code.String(), b), "README.md's go block %d is not code of examples/readme or examples/app:\n%s", i+1, b)
+		assert.True(t, strings.Contains(code.String(), b), "go block %d of README.md and docs/ is not code of examples/readme or examples/app:\n%s", i+1, b)
 	}
 }
 
