@@ -102,6 +102,36 @@ func (l *connLimit) track(c net.Conn, state http.ConnState) {
 	}
 }
 
+// closeNew closes the connections that have not sent a request yet, and
+// says how many. Nil-safe: a server that never listened has none.
+func (l *connLimit) closeNew() int {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	var fresh []net.Conn
+	for c, st := range l.open {
+		if st.state == http.StateNew {
+			fresh = append(fresh, c)
+		}
+	}
+	l.mu.Unlock()
+	for _, c := range fresh { // outside the lock: Close counts itself out
+		_ = c.Close()
+	}
+	return len(fresh)
+}
+
+// count is the number of open connections.
+func (l *connLimit) count() int {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.open)
+}
+
 func (l *connLimit) remove(c net.Conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

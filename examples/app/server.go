@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/fxtools/background/fxasync"
@@ -27,11 +26,8 @@ const (
 // Server is the HTTP server.
 type Server struct {
 	srv *http.Server
-	ln  *connLimit
+	ln  *connLimit // its open connections and their states, once started
 	log *zap.Logger
-
-	mu    sync.Mutex
-	conns map[net.Conn]http.ConnState // open connections and their state
 }
 
 // NewServer takes the scheduler, so it is built after it: its "http-server"
@@ -39,7 +35,7 @@ type Server struct {
 // has begun. It listens on start, so /healthz answers as soon as the service
 // takes requests.
 func NewServer(lc fx.Lifecycle, sd *fxshutdown.Shutdown, _ *fxasync.Scheduler, h *Handlers, cfg Config, log *zap.Logger) *Server {
-	s := &Server{log: log, conns: map[net.Conn]http.ConnState{}, srv: &http.Server{
+	s := &Server{log: log, srv: &http.Server{
 		Handler:           h.Routes(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
@@ -48,7 +44,7 @@ func NewServer(lc fx.Lifecycle, sd *fxshutdown.Shutdown, _ *fxasync.Scheduler, h
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}}
-	s.srv.ConnState = s.track
+	s.srv.ConnState = func(c net.Conn, state http.ConnState) { s.ln.track(c, state) }
 	lc.Append(fx.StartHook(func() error {
 		ln, err := net.Listen("tcp", cfg.Addr)
 		if err != nil {
@@ -65,18 +61,6 @@ func NewServer(lc fx.Lifecycle, sd *fxshutdown.Shutdown, _ *fxasync.Scheduler, h
 	}))
 	sd.Add("http-server", s.shutdown)
 	return s
-}
-
-func (s *Server) track(c net.Conn, state http.ConnState) {
-	s.ln.track(c, state)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch state {
-	case http.StateClosed, http.StateHijacked:
-		delete(s.conns, c)
-	default:
-		s.conns[c] = state
-	}
 }
 
 // shutdown stops listening and waits for in-flight requests until shortly
@@ -97,32 +81,16 @@ func (s *Server) shutdown(ctx context.Context) error {
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.srv.Shutdown(graceful) }()
-	if n := s.closeUnused(); n > 0 {
+	if n := s.ln.closeNew(); n > 0 {
 		s.log.Info("closed connections that had sent no request", zap.Int("connections", n))
 	}
 	if err := <-done; err == nil {
 		return nil
 	}
-	s.mu.Lock()
-	left := len(s.conns)
-	s.mu.Unlock()
+	left := s.ln.count()
 	err := s.srv.Close()
 	s.log.Warn("closed connections still open at the http-server step's bound", zap.Int("connections", left))
 	return err
-}
-
-// closeUnused closes the connections still waiting for their first request.
-func (s *Server) closeUnused() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for c, state := range s.conns {
-		if state == http.StateNew {
-			_ = c.Close()
-			n++
-		}
-	}
-	return n
 }
 
 // Addr is the address the server listens on, once started.
