@@ -97,7 +97,7 @@ func renderSample(t *testing.T, log string) string {
 		}
 		b.WriteString("\n")
 	}
-	return strings.ReplaceAll(b.String(), "                               \n", "\n")
+	return b.String()
 }
 
 func sampleValue(t *testing.T, v any) string {
