@@ -29,7 +29,7 @@ var waiters = []struct {
 	{"impl=fxasync", func() waiter {
 		// Unbounded: BenchmarkPendingMemory holds 100,000 tasks pending, ten
 		// times the default bound.
-		s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithMaxInFlight(fxasync.Unbounded))
+		s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), MaxPending: fxasync.Unbounded})
 		return waiter{func(fn func()) {
 			s.Go(context.Background(), "wake", func(context.Context) error { fn(); return nil })
 		}, func() { _ = s.Drain(context.Background()) }}

@@ -27,7 +27,7 @@ var starters = []struct {
 		return starter{func(fn func()) { wg.Add(1); go func() { defer wg.Done(); fn() }() }, wg.Wait}
 	}},
 	{"impl=fxasync", func() starter {
-		s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithMaxInFlight(fxasync.Unbounded))
+		s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), MaxPending: fxasync.Unbounded})
 		ctx := context.Background()
 		return starter{func(fn func()) { s.Go(ctx, "latency", func(context.Context) error { fn(); return nil }) },
 			func() { _ = s.Drain(ctx) }}

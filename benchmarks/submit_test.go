@@ -39,12 +39,12 @@ var runners = []struct {
 		return runner{func() { wg.Add(1); go func() { defer wg.Done(); body() }() }, wg.Wait}
 	}},
 	{"impl=tracker", newTracker},
-	{"impl=fxasync", func() runner { return newFxasync() }},
+	{"impl=fxasync", func() runner { return newFxasync(fxasync.Config{}) }},
 	// The same with no bound: a serial submitter that outruns the workers
 	// reaches the default bound and waits (backpressure); this shows its cost.
-	{"impl=fxasync-unbounded", func() runner { return newFxasync(fxasync.WithMaxInFlight(fxasync.Unbounded)) }},
-	{"impl=fxasync-callsites", func() runner { return newFxasync(fxasync.WithCallSites()) }},
-	{"impl=fxasync-pprof", func() runner { return newFxasync(fxasync.WithPprofLabels()) }},
+	{"impl=fxasync-unbounded", func() runner { return newFxasync(fxasync.Config{MaxPending: fxasync.Unbounded}) }},
+	{"impl=fxasync-callsites", func() runner { return newFxasync(fxasync.Config{CallSites: true}) }},
+	{"impl=fxasync-pprof", func() runner { return newFxasync(fxasync.Config{PprofLabels: true}) }},
 	{"impl=fxasync-prom", newFxasyncProm},
 	{"impl=conc-wg", func() runner {
 		var wg conc.WaitGroup
@@ -122,9 +122,10 @@ func BenchmarkGoParallel(b *testing.B) {
 }
 
 // newFxasync is Scheduler.Go with per-label stats and duration histograms
-// (always on; the Prometheus collector reads them at scrape time), and opts.
-func newFxasync(opts ...fxasync.Option) runner {
-	s := fxasync.New(append(opts, fxasync.WithLogger(zap.NewNop()))...)
+// (always on; the Prometheus collector reads them at scrape time), and cfg.
+func newFxasync(cfg fxasync.Config) runner {
+	cfg.Logger = zap.NewNop()
+	s := fxasync.New(cfg)
 	ctx := context.Background()
 	fn := func(context.Context) error { body(); return nil }
 	return runner{func() { s.Go(ctx, "bench", fn) }, func() { _ = s.Drain(ctx) }}
@@ -134,7 +135,7 @@ func newFxasync(opts ...fxasync.Option) runner {
 // scraped once at the end: the collector reads counters the scheduler keeps
 // anyway, so it should cost nothing per task.
 func newFxasyncProm() runner {
-	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(fxasyncprom.NewCollector(s))
 	ctx := context.Background()

@@ -15,25 +15,34 @@ import (
 
 // Defaults of a zero BatcherConfig field.
 const (
-	DefaultMaxBatch        = 100
-	DefaultMaxDelay        = 100 * time.Millisecond
-	DefaultMaxPending      = 10_000
-	DefaultMaxPendingBytes = 64 << 20 // for Sizers
+	defaultMaxBatch        = 100
+	defaultMaxDelay        = 100 * time.Millisecond
+	defaultMaxPending      = 10_000
+	defaultMaxPendingBytes = 64 << 20
 )
 
-// BatcherConfig configures a Batcher. Zero fields take the defaults.
+// BatcherConfig configures a Batcher. A zero field takes the default its
+// comment gives; a zero BatcherConfig is valid.
 type BatcherConfig struct {
-	MaxBatch   int           // items per write; default 100
-	MaxDelay   time.Duration // longest an item waits for its batch to fill; default 100 ms
-	MaxPending int           // items accepted and not yet written, at most; default 10,000
-	MaxWait    time.Duration // longest Add waits for room; default DefaultMaxWait; Unbounded: until ctx ends
+	// MaxBatch is the most items one write gets. Default 100; at most
+	// MaxPending.
+	MaxBatch int
+	// MaxDelay is the longest an item waits for its batch to fill. Default
+	// 100 ms.
+	MaxDelay time.Duration
+	// MaxPending bounds the items accepted and not yet written. Default
+	// 10,000.
+	MaxPending int
+	// MaxWait is the longest Add waits for room. Default 1 s; Unbounded:
+	// until its context ends.
+	MaxWait time.Duration
 	// MaxBacklog bounds the backlog by time: no more items are accepted
 	// than the batcher writes in MaxBacklog at its measured rate, so that a
 	// stop can write everything accepted. Default: half the scheduler's
 	// drain timeout.
 	MaxBacklog time.Duration
 	// MaxPendingBytes bounds, for items that are Sizers, the bytes
-	// accepted and not yet written. Default DefaultMaxPendingBytes (64 MiB).
+	// accepted and not yet written. Default 64 MiB.
 	MaxPendingBytes int
 }
 
@@ -119,7 +128,7 @@ func NewBatcher[T any](s *Scheduler, label string, write func(ctx context.Contex
 	_, sized := any(*new(T)).(Sizer)
 	b := &Batcher[T]{label: core.CleanLabel(label), write: write, freed: make(chan struct{}), sized: sized}
 	if s == nil {
-		b.cfg, b.closed = cfg.withDefaults(DefaultDrainTimeout), true
+		b.cfg, b.closed = cfg.withDefaults(core.DefaultDrainTimeout), true
 		return b
 	}
 	e := s.engine()
@@ -134,23 +143,26 @@ func NewBatcher[T any](s *Scheduler, label string, write func(ctx context.Contex
 
 func (c BatcherConfig) withDefaults(drainTimeout time.Duration) BatcherConfig {
 	if c.MaxPending <= 0 {
-		c.MaxPending = DefaultMaxPending
+		c.MaxPending = defaultMaxPending
 	}
 	if c.MaxBatch <= 0 {
-		c.MaxBatch = DefaultMaxBatch
+		c.MaxBatch = defaultMaxBatch
 	}
 	c.MaxBatch = min(c.MaxBatch, c.MaxPending) // a batch never holds more than is pending
 	if c.MaxDelay <= 0 {
-		c.MaxDelay = DefaultMaxDelay
+		c.MaxDelay = defaultMaxDelay
 	}
 	if c.MaxWait == 0 {
-		c.MaxWait = DefaultMaxWait
+		c.MaxWait = core.DefaultMaxWait
 	}
 	if c.MaxBacklog <= 0 {
 		c.MaxBacklog = drainTimeout / 2
 	}
+	if c.MaxBacklog <= 0 { // a drain that does not wait: the default's backlog
+		c.MaxBacklog = core.DefaultDrainTimeout / 2
+	}
 	if c.MaxPendingBytes <= 0 {
-		c.MaxPendingBytes = DefaultMaxPendingBytes
+		c.MaxPendingBytes = defaultMaxPendingBytes
 	}
 	return c
 }

@@ -196,8 +196,7 @@ func TestBatcherLosesNothingAcrossAStop(t *testing.T) {
 // Unwritten — the batch cut off, the batches not started — and the drain
 // reports no loss.
 func TestBatcherKeepsWhatTheStopLeavesUnwritten(t *testing.T) {
-	s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithDrainTimeout(50*time.Millisecond),
-		fxasync.WithGrace(10*time.Millisecond))
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), DrainTimeout: 50 * time.Millisecond, Grace: 10 * time.Millisecond})
 	st := &store{}
 	var writes atomic.Int64
 	b := fxasync.NewBatcher(s, "rows", func(ctx context.Context, items []int) error {
@@ -236,7 +235,7 @@ func TestBatcherKeepsWhatTheStopLeavesUnwritten(t *testing.T) {
 // A batch kept for a hand-off is not a failure: not counted failed, not
 // logged by the scheduler as one.
 func TestBatcherKeptBatchIsNotAFailure(t *testing.T) {
-	s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithDrainTimeout(20*time.Millisecond))
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), DrainTimeout: 20 * time.Millisecond})
 	b := fxasync.NewBatcher(s, "rows", func(ctx context.Context, _ []int) error { <-ctx.Done(); return ctx.Err() },
 		fxasync.BatcherConfig{MaxBatch: 5})
 	b.KeepUnwritten()
@@ -249,4 +248,30 @@ func TestBatcherKeptBatchIsNotAFailure(t *testing.T) {
 	assert.Equal(t, int64(5), st.Kept)
 	assert.Zero(t, s.Stats().Labels[0].Failed, "the task returned nil")
 	assert.Len(t, b.Unwritten(), 5)
+}
+
+// One figure has one value: with a batcher holding items and none being
+// written, no task is pending — Pending and Stats agree, and the items are
+// the batcher's own figure; while a write runs, both count that one task.
+func TestPendingIsOneFigureWithABatcherOpen(t *testing.T) {
+	s, _ := newScheduler(t)
+	writing, release := make(chan struct{}), make(chan struct{})
+	b := fxasync.NewBatcher(s, "usage-rows", func(context.Context, []int) error {
+		close(writing)
+		<-release
+		return nil
+	}, fxasync.BatcherConfig{MaxBatch: 2, MaxDelay: time.Hour})
+	require.NoError(t, b.Add(context.Background(), 1))
+	assert.Equal(t, 0, s.Pending())
+	assert.Equal(t, int64(0), s.Stats().Total.Pending)
+	assert.Equal(t, int64(1), b.Stats().Pending, "the item is the batcher's figure")
+
+	require.NoError(t, b.Add(context.Background(), 2)) // a full batch: written now
+	<-writing
+	assert.Equal(t, 1, s.Pending())
+	assert.Equal(t, int64(1), s.Stats().Total.Pending)
+	close(release)
+	require.NoError(t, s.Drain(context.Background()))
+	assert.Equal(t, 0, s.Pending())
+	assert.Equal(t, int64(0), s.Stats().Total.Pending)
 }

@@ -2,47 +2,53 @@ package fxasync_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
-	"time"
 
 	"github.com/fxtools/background/fxasync"
+	"github.com/fxtools/background/internal/clock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 )
 
-// Options compare with == (comparing two WithGrace options used to panic:
-// they held a func), and a Config is an Option.
-func TestOptionsAreComparableAndConfigIsOne(t *testing.T) {
+// LabelLimits bounds the labels it names; a zero value is LabelLimit, and
+// Unbounded none. Keys are cleaned as labels are.
+func TestLabelLimits(t *testing.T) {
 	t.Parallel()
-	assert.NotPanics(t, func() {
-		assert.True(t, fxasync.WithGrace(time.Second) == fxasync.WithGrace(time.Second))
-		assert.False(t, fxasync.WithGrace(time.Second) == fxasync.WithGrace(2*time.Second))
-		assert.True(t, fxasync.WithCallSites() == fxasync.Option(fxasync.Config{CallSites: true}))
-	})
-	assert.Contains(t, fmt.Sprintf("%+v", fxasync.WithDrainTimeout(time.Second)), "DrainTimeout:1s Grace:0s",
-		"options print as the Config they are")
-
-	s := fxasync.New(fxasync.Config{MaxInFlight: 1, Logger: zap.NewNop()}, fxasync.WithDrainTimeout(time.Minute))
-	release := make(chan struct{})
-	s.Go(context.Background(), "hold", func(context.Context) error { <-release; return nil })
-	assert.ErrorIs(t, s.TryGo(context.Background(), "more", ok), fxasync.ErrFull, "the Config's MaxInFlight applied")
-	close(release)
-	require.NoError(t, s.Drain(context.Background()))
-}
-
-// Later options override earlier ones field by field; zero fields keep what
-// was set before.
-func TestOptionsApplyInOrder(t *testing.T) {
-	t.Parallel()
-	s := fxasync.New(fxasync.WithMaxInFlight(1), fxasync.Config{DrainTimeout: time.Minute, LabelLimit: fxasync.Unbounded},
-		fxasync.WithMaxInFlight(2))
-	defer func() { _ = s.Drain(context.Background()) }()
+	s, _ := newScheduler(t, fxasync.Config{MaxPending: 100, LabelLimit: 2,
+		LabelLimits: map[string]int{"one": 1, "default": 0, "free": fxasync.Unbounded, "": 3}})
 	release := make(chan struct{})
 	defer close(release)
-	for i := 0; i < 2; i++ {
-		require.NoError(t, s.TryGo(context.Background(), "slot", func(context.Context) error { <-release; return nil }))
+	fill := func(label string) int {
+		n := 0
+		for s.TryGo(context.Background(), label, func(context.Context) error { <-release; return nil }) == nil {
+			n++
+		}
+		return n
 	}
-	assert.ErrorIs(t, s.TryGo(context.Background(), "slot", ok), fxasync.ErrFull)
+	assert.Equal(t, 1, fill("one"))
+	assert.Equal(t, 2, fill("default"))
+	assert.Equal(t, 3, fill(""), "the empty label is UnlabeledLabel's")
+	assert.Equal(t, 100-6, fill("free"), "only MaxPending bounds it")
+}
+
+// A negative DrainTimeout and Grace say "none": the drain gives up, and
+// then reports, without the clock moving.
+func TestNegativeDrainTimeoutAndGraceAreNone(t *testing.T) {
+	t.Parallel()
+	s, _ := newScheduler(t, fxasync.Config{DrainTimeout: -1, Grace: -1})
+	var clk clock.Manual
+	fxasync.SetClock(s, &clk)
+	release := make(chan struct{})
+	defer close(release)
+	s.Go(context.Background(), "stuck", func(context.Context) error { <-release; return nil })
+	done := make(chan error, 1)
+	go func() { done <- s.Drain(context.Background()) }()
+	clk.WaitForTimers(1)
+	clk.Advance(0) // the bound: due now
+	clk.WaitForTimers(1)
+	clk.Advance(0) // the grace: due now
+	var de *fxasync.DrainError
+	require.ErrorAs(t, <-done, &de)
+	assert.Equal(t, 1, de.Cancelled)
+	assert.Equal(t, fxasync.Losses{{Label: "stuck", Running: 1}}, de.Lost)
 }

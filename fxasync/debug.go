@@ -65,7 +65,7 @@ type debugLabel struct {
 	Succeeded int64       `json:"succeeded"`
 	Failed    int64       `json:"failed"`
 	Panicked  int64       `json:"panicked"`
-	Refused   int64       `json:"refused"`
+	Rejected  int64       `json:"rejected"`
 	Pending   int64       `json:"pending"`
 	Waiting   int64       `json:"waiting"`
 	Running   int         `json:"running"`
@@ -78,16 +78,16 @@ type debugTask struct {
 }
 
 type debugBatcher struct {
-	Label   string  `json:"label"`
-	Added   int64   `json:"added"`
-	Written int64   `json:"written"`
-	Failed  int64   `json:"failed"`
-	Lost    int64   `json:"lost"`
-	Refused int64   `json:"refused"`
-	Pending int64   `json:"pending"`
-	Bytes   int64   `json:"pending_bytes"`
-	Limit   int64   `json:"limit"`
-	Rate    float64 `json:"rate_per_second"`
+	Label    string  `json:"label"`
+	Added    int64   `json:"added"`
+	Written  int64   `json:"written"`
+	Failed   int64   `json:"failed"`
+	Lost     int64   `json:"lost"`
+	Rejected int64   `json:"rejected"`
+	Pending  int64   `json:"pending"`
+	Bytes    int64   `json:"pending_bytes"`
+	Limit    int64   `json:"limit"`
+	Rate     float64 `json:"rate_per_second"`
 }
 
 type debugHandOff struct {
@@ -117,7 +117,7 @@ func debugSnapshot(s *Scheduler) debugView {
 	byLabel := map[string]*debugLabel{}
 	for _, l := range st.Labels {
 		byLabel[l.Label] = &debugLabel{Label: l.Label, Submitted: l.Submitted, Succeeded: l.Succeeded, Failed: l.Failed,
-			Panicked: l.Panicked, Refused: l.Rejected, Pending: l.Pending, Waiting: l.Waiting}
+			Panicked: l.Panicked, Rejected: l.Rejected, Pending: l.Pending, Waiting: l.Waiting}
 	}
 	for _, t := range running { // oldest first
 		if l := byLabel[t.Label]; l != nil {
@@ -139,10 +139,10 @@ func debugSnapshot(s *Scheduler) debugView {
 	}
 	for _, b := range s.Batchers() {
 		d.Batchers = append(d.Batchers, debugBatcher{Label: b.Label, Added: b.Added, Written: b.Flushed, Failed: b.Failed,
-			Lost: b.Lost, Refused: b.Rejected, Pending: b.Pending, Bytes: b.Bytes, Limit: b.Limit, Rate: b.Rate})
+			Lost: b.Lost, Rejected: b.Rejected, Pending: b.Pending, Bytes: b.Bytes, Limit: b.Limit, Rate: b.Rate})
 	}
 	if ld := s.LastDrain(); ld.Done {
-		d.LastDrain = &debugDrain{DurationSeconds: ld.Duration.Seconds(), Lost: ld.Lost.Total(), LostByLabel: ld.Lost.Strings()}
+		d.LastDrain = &debugDrain{DurationSeconds: ld.Duration.Seconds(), Lost: ld.Lost.Total(), LostByLabel: ld.Lost.lostStrings()}
 	}
 	return d
 }

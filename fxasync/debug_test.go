@@ -25,7 +25,7 @@ var hostileLabels = []string{`<script>document.title="pwned"</script>`, `"><img 
 // debugRig is a scheduler mid-stop: thousands of labels, hostile ones, a
 // batcher, tasks still running while the drain waits for them.
 func debugRig(t *testing.T) (*fxasync.Scheduler, func()) {
-	s, _ := newScheduler(t, fxasync.WithMaxLabels(5000), fxasync.WithCallSites())
+	s, _ := newScheduler(t, fxasync.Config{MaxLabels: 5000, CallSites: true})
 	release := make(chan struct{})
 	for i := 0; i < 3000; i++ {
 		s.Go(context.Background(), fmt.Sprint("label-", i), ok)

@@ -7,9 +7,11 @@
 // task, with a bound. Unlike errgroup, a task's error or panic never reaches
 // the caller: it is logged with the task's label and counted in [Stats].
 //
-// Configure a Scheduler with a [Config] or the With* options, which are
-// Configs with one field set: New(Config{MaxInFlight: 1000}) and
-// New(WithMaxInFlight(1000)) are the same.
+// Configure a Scheduler with one [Config]: every field's comment gives its
+// default, which a zero field takes, and a negative value (such as
+// [Unbounded]) says "none" where zero is meaningful. Code runs around every
+// task through [Middleware] (tracing, retries), in the order the Config
+// lists it.
 //
 // In an uber/fx application, include [Module]: it provides the *Scheduler and
 // drains it when the application stops. Use [DrainBefore] for each resource
@@ -20,8 +22,9 @@
 //
 //   - Go returns at once; fn runs on another goroutine. The caller waits only
 //     when the scheduler is full: it is bounded by default (10,000 pending
-//     tasks, half of them at most for one label, see [WithMaxInFlight] and
-//     [WithLabelLimit]); Go then waits up to [WithMaxWait] (1 s) and refuses.
+//     tasks, half of them at most for one label: Config.MaxPending and
+//     Config.LabelLimit); Go then waits up to Config.MaxWait (1 s) and
+//     refuses.
 //     Refusals are counted and logged once per label per second. A follow-up
 //     from a running task never waits.
 //   - fn's context keeps the values of the caller's context (trace IDs, loggers)

@@ -17,7 +17,7 @@ import (
 // 5. At the bound Drain cancels the stragglers, waits the grace, warns once
 // naming what still runs, and returns an error wrapping DeadlineExceeded.
 func TestDrainBoundNamesStuckTasks(t *testing.T) {
-	s, logs := newScheduler(t, fxasync.WithDrainTimeout(20*time.Millisecond), fxasync.WithGrace(20*time.Millisecond))
+	s, logs := newScheduler(t, fxasync.Config{DrainTimeout: 20 * time.Millisecond, Grace: 20 * time.Millisecond})
 	stuck, quitting := make(chan struct{}), make(chan struct{})
 	defer close(stuck)
 	started := make(chan struct{}, 2)
@@ -53,7 +53,7 @@ func TestDrainBoundNamesStuckTasks(t *testing.T) {
 
 // 5b. The caller's deadline bounds Drain when it is earlier than the timeout.
 func TestDrainHonoursContextDeadline(t *testing.T) {
-	s, _ := newScheduler(t, fxasync.WithDrainTimeout(time.Hour), fxasync.WithGrace(time.Millisecond))
+	s, _ := newScheduler(t, fxasync.Config{DrainTimeout: time.Hour, Grace: time.Millisecond})
 	started := make(chan struct{})
 	s.Go(context.Background(), "slow", func(ctx context.Context) error { close(started); <-ctx.Done(); return nil })
 	<-started
@@ -75,7 +75,7 @@ func TestDrainAdmitsFollowUpWorkOnly(t *testing.T) {
 	s.Go(context.Background(), "tracing-ingest", func(ctx context.Context) error {
 		<-release
 		for i := 0; i < 10; i++ {
-			assert.NoError(t, fxasync.New().Drain(ctx)) // unrelated schedulers do not interfere
+			assert.NoError(t, fxasync.New(fxasync.Config{}).Drain(ctx)) // unrelated schedulers do not interfere
 			s.Go(ctx, "tracing-span", func(context.Context) error { spans.Add(1); return nil })
 		}
 		return nil

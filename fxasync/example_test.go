@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/fxtools/background/fxasync"
@@ -17,7 +18,7 @@ import (
 )
 
 func ExampleScheduler_Go() {
-	sched := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+	sched := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
 
 	// In a handler: answer first, log usage in the background.
 	reqCtx := context.Background() // r.Context() in an HTTP handler
@@ -38,11 +39,7 @@ func ExampleScheduler_Go() {
 }
 
 func ExampleScheduler_Drain() {
-	sched := fxasync.New(
-		fxasync.WithLogger(zap.NewNop()),
-		fxasync.WithDrainTimeout(50*time.Millisecond),
-		fxasync.WithGrace(10*time.Millisecond),
-	)
+	sched := fxasync.New(fxasync.Config{Logger: zap.NewNop(), DrainTimeout: 50 * time.Millisecond, Grace: 10 * time.Millisecond})
 	stuck := make(chan struct{})
 	defer close(stuck)
 	started := make(chan struct{})
@@ -75,9 +72,10 @@ func NewUsageLog(lc fx.Lifecycle) *UsageLog {
 	return u
 }
 
-// Example shows the Module in an fx application: the handler takes the
-// scheduler first, and DrainBefore still drains before the usage log closes.
-func Example() {
+// DrainBefore makes the drain run before a resource that tasks use stops:
+// here the handler takes the scheduler first, and the drain still runs
+// before the usage log closes.
+func ExampleDrainBefore() {
 	app := fx.New(
 		fx.NopLogger,
 		fx.Supply(zap.NewNop()),
@@ -99,26 +97,61 @@ func Example() {
 	// usage log closed
 }
 
-// A Config is an Option: supply one, or the With* options, which are Configs
-// with one field set.
+// The Module provides the scheduler to an fx application, configured by
+// the Config supplied to the graph, and drains it on stop.
+func ExampleModule() {
+	var sched *fxasync.Scheduler
+	app := fx.New(
+		fx.NopLogger,
+		fx.Supply(zap.NewNop(), fxasync.Config{MaxPending: 1_000}),
+		fxasync.Module,
+		fx.Invoke(func(sched *fxasync.Scheduler) {
+			sched.Go(context.Background(), "log-usage", func(context.Context) error { return nil })
+		}),
+		fx.Populate(&sched), // for the example: read the figures after the stop
+	)
+	_ = app.Start(context.Background())
+	_ = app.Stop(context.Background())
+	fmt.Println("drained:", sched.LastDrain().Done, "succeeded:", sched.Stats().Total.Succeeded)
+	// Output:
+	// drained: true succeeded: 1
+}
+
+// A Config sets every bound at once; a zero field is its default, and
+// Unbounded turns a bound off.
 func ExampleConfig() {
-	sched := fxasync.New(fxasync.Config{MaxInFlight: 1, Logger: zap.NewNop()})
+	sched := fxasync.New(fxasync.Config{MaxPending: 1, MaxWait: fxasync.Unbounded, Logger: zap.NewNop()})
 	release := make(chan struct{})
 	sched.Go(context.Background(), "slow", func(context.Context) error { <-release; return nil })
 	err := sched.TryGo(context.Background(), "more", func(context.Context) error { return nil })
 	fmt.Println(errors.Is(err, fxasync.ErrFull))
-	fmt.Println(fxasync.WithMaxInFlight(1) == fxasync.Option(fxasync.Config{MaxInFlight: 1}))
 	close(release)
 	_ = sched.Drain(context.Background())
 	// Output:
 	// true
-	// true
+}
+
+// TryGo reports a refusal instead of logging it: answer the request 503
+// when the work must not be dropped silently.
+func ExampleScheduler_TryGo() {
+	sched := fxasync.New(fxasync.Config{MaxPending: 1, Logger: zap.NewNop()})
+	release := make(chan struct{})
+	_ = sched.TryGo(context.Background(), "cache-set", func(context.Context) error { <-release; return nil })
+	if err := sched.TryGo(context.Background(), "cache-set", func(context.Context) error { return nil }); err != nil {
+		fmt.Println("503:", errors.Is(err, fxasync.ErrFull))
+	}
+	close(release)
+	_ = sched.Drain(context.Background())
+	fmt.Println(sched.Stats().Total.Rejected, "rejected")
+	// Output:
+	// 503: true
+	// 1 rejected
 }
 
 // A Batcher writes items in batches, as tasks of the scheduler; the drain
 // writes everything it accepted.
 func ExampleNewBatcher() {
-	sched := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+	sched := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
 	var written [][]string
 	writeRows := func(_ context.Context, rows []string) error { // one transaction per batch
 		written = append(written, rows)
@@ -138,10 +171,10 @@ func ExampleNewBatcher() {
 	// true
 }
 
-// WithLabelLimit gives one label its own bound: a flood on it cannot take
-// the slots of the others.
-func ExampleWithLabelLimit() {
-	sched := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithLabelLimit("tracing-stream", 1))
+// LabelLimits gives one label its own bound: a flood on it cannot take the
+// slots of the others.
+func ExampleConfig_labelLimits() {
+	sched := fxasync.New(fxasync.Config{Logger: zap.NewNop(), LabelLimits: map[string]int{"tracing-stream": 1}})
 	release := make(chan struct{})
 	sched.Go(context.Background(), "tracing-stream", func(context.Context) error { <-release; return nil })
 	err := sched.TryGo(context.Background(), "tracing-stream", func(context.Context) error { return nil })
@@ -157,7 +190,7 @@ func ExampleWithLabelLimit() {
 // A hand-off to a durable queue (fxasyncriver) registers its figures with
 // the scheduler, where exporters read them without depending on the queue.
 func ExampleScheduler_HandOffs() {
-	s := fxasync.New()
+	s := fxasync.New(fxasync.Config{})
 	s.AddHandOff(func() []fxasync.HandOffStats {
 		return []fxasync.HandOffStats{{Kind: "usage-row", Fast: 41, ClaimsLost: 1, ByQueue: 1}}
 	})
@@ -168,22 +201,53 @@ func ExampleScheduler_HandOffs() {
 	// usage-row: fast 41, by the queue 1
 }
 
-// A middleware runs around every task: here it times each one by label.
-func ExampleWithMiddleware() {
-	timing := func(ctx context.Context, t fxasync.TaskStart) (context.Context, func(fxasync.TaskEnd)) {
-		return ctx, func(e fxasync.TaskEnd) {
-			fmt.Printf("%s ended: err=%v panicked=%v\n", t.Label, e.Err, e.Panicked)
+// A middleware wraps every task: this one tries a failed task once more,
+// and the scheduler counts the task once, by what the middleware returns.
+func ExampleMiddleware() {
+	retryOnce := func(ctx context.Context, t fxasync.TaskInfo, next func(context.Context) error) error {
+		if err := next(ctx); err != nil {
+			fmt.Printf("%s failed (%v): once more\n", t.Label, err)
+			return next(ctx)
 		}
+		return nil
 	}
-	s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithMiddleware(timing))
-	s.Go(context.Background(), "log-usage", func(context.Context) error { return nil })
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), Middleware: []fxasync.Middleware{retryOnce}})
+	attempts := 0
+	s.Go(context.Background(), "cache-set", func(context.Context) error {
+		if attempts++; attempts == 1 {
+			return errors.New("connection reset")
+		}
+		return nil
+	})
 	_ = s.Drain(context.Background())
+	st := s.Stats().Total
+	fmt.Printf("attempts=%d succeeded=%d failed=%d\n", attempts, st.Succeeded, st.Failed)
 	// Output:
-	// log-usage ended: err=<nil> panicked=false
+	// cache-set failed (connection reset): once more
+	// attempts=2 succeeded=1 failed=0
+}
+
+// HealthHandler answers 503, naming the label, while a task runs longer
+// than the threshold.
+func ExampleHealthHandler() {
+	sched := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
+	release := make(chan struct{})
+	started := make(chan struct{})
+	sched.Go(context.Background(), "stuck-write", func(context.Context) error { close(started); <-release; return nil })
+	<-started
+	rec := httptest.NewRecorder()
+	fxasync.HealthHandler(sched, time.Nanosecond).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	var body struct{ Status, Error string }
+	_ = json.NewDecoder(rec.Body).Decode(&body)
+	fmt.Println(rec.Code, body.Status, strings.Contains(body.Error, `"stuck-write" running for`))
+	close(release)
+	_ = sched.Drain(context.Background())
+	// Output:
+	// 503 stuck true
 }
 
 // With log/slog: the same messages and keys as with zap.
-func ExampleWithSlog() {
+func ExampleConfig_slog() {
 	noTime := func(_ []string, a slog.Attr) slog.Attr {
 		if a.Key == slog.TimeKey {
 			return slog.Attr{}
@@ -191,7 +255,7 @@ func ExampleWithSlog() {
 		return a
 	}
 	l := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: noTime, Level: slog.LevelWarn}))
-	s := fxasync.New(fxasync.WithSlog(l))
+	s := fxasync.New(fxasync.Config{Slog: l})
 	s.Go(context.Background(), "log-usage", func(context.Context) error { return errors.New("db down") })
 	_ = s.Drain(context.Background())
 	// Output:
@@ -201,7 +265,7 @@ func ExampleWithSlog() {
 // DebugHandler serves a scheduler's figures: a page for a browser, JSON for
 // a program.
 func ExampleDebugHandler() {
-	sched := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+	sched := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
 	sched.Go(context.Background(), "usage-rows", func(context.Context) error { return nil })
 	_ = sched.Drain(context.Background())
 

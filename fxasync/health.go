@@ -40,7 +40,7 @@ func (e *StuckError) Error() string {
 
 // CheckStuck returns nil, or a *StuckError naming each label whose oldest
 // running task is older than threshold, with its age and, with
-// WithCallSites, where it was submitted. It suits a health check.
+// Config.CallSites, where it was submitted. It suits a health check.
 func (s *Scheduler) CheckStuck(threshold time.Duration) error {
 	seen := map[string]bool{}
 	var stuck []TaskInfo

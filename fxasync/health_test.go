@@ -35,9 +35,9 @@ func TestDurationsHistogram(t *testing.T) {
 }
 
 // A deliberately stuck task fails the health check, which names its label
-// and, with WithCallSites, the line that submitted it.
+// and, with Config.CallSites, the line that submitted it.
 func TestCheckStuckNamesLabelAndCallSite(t *testing.T) {
-	s, _ := newScheduler(t, fxasync.WithCallSites())
+	s, _ := newScheduler(t, fxasync.Config{CallSites: true})
 	release, started := make(chan struct{}), make(chan struct{})
 	s.Go(context.Background(), "quick", ok)
 	s.Go(context.Background(), "stuck-upload", func(context.Context) error { close(started); <-release; return nil })
@@ -67,11 +67,11 @@ func TestCheckStuckNamesLabelAndCallSite(t *testing.T) {
 	assert.Equal(t, http.StatusOK, rec.Code)
 }
 
-// With WithPprofLabels a goroutine profile taken while a task runs shows the
+// With Config.PprofLabels a goroutine profile taken while a task runs shows the
 // task's label; without it, it does not.
 func TestPprofLabelsInGoroutineProfile(t *testing.T) {
-	profile := func(opts ...fxasync.Option) string {
-		s, _ := newScheduler(t, opts...)
+	profile := func(cfg fxasync.Config) string {
+		s, _ := newScheduler(t, cfg)
 		release, started := make(chan struct{}), make(chan struct{})
 		s.Go(context.Background(), "pprof-visible", func(context.Context) error { close(started); <-release; return nil })
 		<-started
@@ -81,6 +81,6 @@ func TestPprofLabelsInGoroutineProfile(t *testing.T) {
 		require.NoError(t, s.Drain(context.Background()))
 		return buf.String()
 	}
-	assert.Contains(t, profile(fxasync.WithPprofLabels()), `"fxasync_label":"pprof-visible"`)
-	assert.NotContains(t, profile(), `"fxasync_label":"pprof-visible"`)
+	assert.Contains(t, profile(fxasync.Config{PprofLabels: true}), `"fxasync_label":"pprof-visible"`)
+	assert.NotContains(t, profile(fxasync.Config{}), `"fxasync_label":"pprof-visible"`)
 }

@@ -10,17 +10,18 @@ import (
 
 	"github.com/fxtools/background/fxshutdown"
 	"github.com/fxtools/background/internal/budget"
+	"github.com/fxtools/background/internal/core"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 )
 
 // Module provides a *Scheduler to an fx application and drains it on stop.
 //
-// It takes from the graph a *zap.Logger when there is one, else a
-// *slog.Logger (else warnings and errors go to stderr), a Config when one is supplied, and the Options of
-// the OptionGroup value group (applied after the Config). With a
-// *fxshutdown.Shutdown in the graph, the drain is its step named
-// [DrainStepName], bounded by fxshutdown like every step; when the stop lost
+// It takes from the graph the Config supplied to it, if any, filling its
+// Logger with the graph's *zap.Logger when there is one, else its Slog
+// with the graph's *slog.Logger (else warnings and errors go to stderr).
+// With a *fxshutdown.Shutdown in the graph, the drain is its step named
+// [StepName], bounded by fxshutdown like every step; when the stop lost
 // work (see [DrainStats].Lost) the step fails with a [*LostError], so the
 // summary line says "async-tasks: lost N" and fxshutdown.Run exits with
 // fxshutdown.ExitLost. Without fxshutdown, its own OnStop hook drains within
@@ -29,18 +30,13 @@ import (
 //
 // Hooks stop in the reverse order of construction. To drain before a resource
 // that tasks use stops, add DrainBefore for its type.
-var Module = fx.Module("fxasync", fx.Provide(NewFromParams))
+var Module = fx.Module("fxasync", fx.Provide(newFromGraph))
 
-// DrainStepName is the drain's step name in fxshutdown's sequence and summary.
-const DrainStepName = "async-tasks"
+// StepName is the drain's step name in fxshutdown's sequence and summary.
+const StepName = "async-tasks"
 
-// OptionGroup is the fx value group of Options that Module applies after the
-// graph's Config: how other modules configure the scheduler (fxasyncotel
-// adds its tracing middleware). fx delivers a group in no set order.
-const OptionGroup = "fxasync.options"
-
-// Params are what NewFromParams takes from the graph.
-type Params struct {
+// params are what the Module takes from the graph.
+type params struct {
 	fx.In
 
 	Lifecycle fx.Lifecycle
@@ -50,26 +46,23 @@ type Params struct {
 	Shutdown  *fxshutdown.Shutdown `optional:"true"`
 	// Before makes fx build every type named with DrainBefore first.
 	Before []drainBefore `group:"fxasync.drain-before"`
-	// Options are other modules' options (OptionGroup).
-	Options []Option `group:"fxasync.options"`
 }
 
-// NewFromParams builds the Module's Scheduler and registers its drain. Most
-// applications use Module instead.
-func NewFromParams(p Params) *Scheduler {
-	log := WithLogger(p.Logger)
-	if p.Logger == nil {
-		log = WithSlog(p.Slog)
+// newFromGraph builds the Module's Scheduler and registers its drain.
+func newFromGraph(p params) *Scheduler {
+	cfg := p.Config
+	if cfg.Logger == nil && cfg.Slog == nil {
+		cfg.Logger, cfg.Slog = p.Logger, p.Slog
 	}
-	s := New(append([]Option{log, p.Config}, p.Options...)...) // Config.Logger, if set, wins
-	cfg := s.engine().Config()
+	s := New(cfg)
+	ec := s.engine().Config()
 	if p.Shutdown != nil {
-		p.Shutdown.Add(DrainStepName, s.drainOnStop, fxshutdown.WithTimeout(cfg.DrainTimeout+cfg.Grace+reportMargin),
-			fxshutdown.WithPending(s.Pending))
+		p.Shutdown.Add(fxshutdown.Step{Name: StepName, Run: s.drainOnStop,
+			Timeout: ec.DrainTimeout + ec.Grace + reportMargin, Pending: s.Pending})
 		return s
 	}
 	p.Lifecycle.Append(fx.StopHook(func(ctx context.Context) error {
-		ctx, cancel := stopShare(ctx, cfg)
+		ctx, cancel := stopShare(ctx, ec)
 		defer cancel()
 		_ = s.drainOnStop(ctx) // logged; the hooks after this must run
 		return nil
@@ -87,7 +80,7 @@ const reportMargin = 50 * time.Millisecond
 // stopShare bounds the drain, grace included, to cfg.StopShare of the time
 // ctx has left: the budget rule, for a hook that does not know the hooks
 // after it.
-func stopShare(ctx context.Context, cfg Config) (context.Context, context.CancelFunc) {
+func stopShare(ctx context.Context, cfg core.Config) (context.Context, context.CancelFunc) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return context.WithCancel(ctx)
@@ -110,7 +103,7 @@ func (s *Scheduler) drainOnStop(ctx context.Context) error {
 			level = zap.WarnLevel
 		}
 		log.Log(level, "async tasks drained", zap.Duration("took", time.Since(start)),
-			zap.Int("lost", lost.Total()), zap.Strings("lost_by_label", lost.Strings()))
+			zap.Int("lost", lost.Total()), zap.Strings("lost_by_label", lost.lostStrings()))
 	}
 	if lost.Total() > 0 {
 		return &LostError{Lost: lost}

@@ -13,6 +13,9 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
+// documentedMaxPending is Config.MaxPending's default, as its doc says.
+const documentedMaxPending = 10_000
+
 // The scheduler is bounded by default, and so is every label.
 func TestBoundedByDefault(t *testing.T) {
 	t.Parallel()
@@ -20,11 +23,11 @@ func TestBoundedByDefault(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	block := func(context.Context) error { <-release; return nil }
-	for i := 0; i < fxasync.DefaultMaxInFlight/2; i++ {
+	for i := 0; i < documentedMaxPending/2; i++ {
 		require.NoError(t, s.TryGo(context.Background(), "flood", block))
 	}
 	assert.ErrorIs(t, s.TryGo(context.Background(), "flood", block), fxasync.ErrFull, "a label's default bound is half")
-	for i := 0; i < fxasync.DefaultMaxInFlight/2; i++ {
+	for i := 0; i < documentedMaxPending/2; i++ {
 		require.NoError(t, s.TryGo(context.Background(), "other", block))
 	}
 	err := s.TryGo(context.Background(), "third", block)
@@ -36,7 +39,7 @@ func TestBoundedByDefault(t *testing.T) {
 // task of another label: it starts at once.
 func TestFloodedLabelDoesNotDelayAnother(t *testing.T) {
 	t.Parallel()
-	s, _ := newScheduler(t, fxasync.WithMaxInFlight(100), fxasync.WithMaxWait(fxasync.Unbounded))
+	s, _ := newScheduler(t, fxasync.Config{MaxPending: 100, MaxWait: fxasync.Unbounded})
 	release := make(chan struct{})
 	var waiters sync.WaitGroup
 	for i := 0; i < 80; i++ { // 50 run, 30 wait for the label's slots
@@ -62,7 +65,7 @@ func TestFloodedLabelDoesNotDelayAnother(t *testing.T) {
 // that only their parents hold.
 func TestFollowUpsUnderABoundNeverDeadlock(t *testing.T) {
 	t.Parallel()
-	s, logs := newScheduler(t, fxasync.Config{MaxInFlight: 4, LabelLimit: fxasync.Unbounded, MaxWait: fxasync.Unbounded})
+	s, logs := newScheduler(t, fxasync.Config{MaxPending: 4, LabelLimit: fxasync.Unbounded, MaxWait: fxasync.Unbounded})
 	var started, submitted, finished sync.WaitGroup
 	started.Add(4)
 	submitted.Add(4)
@@ -89,7 +92,7 @@ func TestFollowUpsUnderABoundNeverDeadlock(t *testing.T) {
 // Submitters waiting for a slot are not pending: only admitted tasks are.
 func TestPendingExcludesWaiters(t *testing.T) {
 	t.Parallel()
-	s, _ := newScheduler(t, fxasync.Config{MaxInFlight: 1, MaxWait: fxasync.Unbounded})
+	s, _ := newScheduler(t, fxasync.Config{MaxPending: 1, MaxWait: fxasync.Unbounded})
 	release := make(chan struct{})
 	s.Go(context.Background(), "slot", func(context.Context) error { <-release; return nil })
 	var waiters sync.WaitGroup
@@ -116,7 +119,7 @@ func TestRejectionLogIsRateLimited(t *testing.T) {
 		interval time.Duration
 		lines    int
 	}{{time.Hour, 1}, {time.Nanosecond, 1000}} {
-		s, logs := newScheduler(t, fxasync.Config{MaxInFlight: 1, MaxWait: time.Nanosecond, RejectLogInterval: c.interval})
+		s, logs := newScheduler(t, fxasync.Config{MaxPending: 1, MaxWait: time.Nanosecond, RejectLogInterval: c.interval})
 		release := make(chan struct{})
 		s.Go(context.Background(), "full", func(context.Context) error { <-release; return nil })
 		for i := 0; i < 1000; i++ {
@@ -142,8 +145,7 @@ func TestRejectionLogIsRateLimited(t *testing.T) {
 // queued and never started, and refused during the stop.
 func TestDrainReportsLossesPerLabel(t *testing.T) {
 	t.Parallel()
-	s, _ := newScheduler(t, fxasync.Config{DrainTimeout: time.Second, Grace: time.Second, MaxInFlight: 3,
-		LabelLimit: 3, MaxWait: time.Nanosecond})
+	s, _ := newScheduler(t, fxasync.Config{DrainTimeout: time.Second, Grace: time.Second, MaxPending: 3, LabelLimit: 3, MaxWait: time.Nanosecond})
 	var clk clock.Manual
 	fxasync.SetClock(s, &clk)
 	stuck := make(chan struct{})
@@ -165,10 +167,10 @@ func TestDrainReportsLossesPerLabel(t *testing.T) {
 	err := <-drained
 	var de *fxasync.DrainError
 	require.ErrorAs(t, err, &de)
-	want := fxasync.Losses{{Label: "late", Refused: 1}, {Label: "write", Running: 2}}
+	want := fxasync.Losses{{Label: "late", Rejected: 1}, {Label: "write", Running: 2}}
 	assert.Equal(t, want, de.Lost)
 	assert.Equal(t, 3, s.LastDrain().Lost.Total())
-	assert.Contains(t, err.Error(), "lost 3: [late: 1 (running 0, queued 0, refused 1), write: 2 (running 2, queued 0, refused 0)]")
+	assert.Contains(t, err.Error(), "lost 3: [late: 1 (running 0, queued 0, rejected 1), write: 2 (running 2, queued 0, rejected 0)]")
 }
 
 func byLabel(st fxasync.Stats) map[string]fxasync.LabelStats {

@@ -19,7 +19,7 @@ import (
 const (
 	// UnlabeledLabel stands for the empty label.
 	UnlabeledLabel = core.UnlabeledLabel
-	// OverflowLabel collects every label past the cap set by WithMaxLabels.
+	// OverflowLabel collects every label past Config.MaxLabels.
 	OverflowLabel = core.OverflowLabel
 )
 
@@ -51,19 +51,13 @@ type Scheduler struct {
 	handOffs []func() []HandOffStats
 }
 
-// New returns a Scheduler configured by opts, applied in order.
-func New(opts ...Option) *Scheduler {
-	cfg := core.Build(opts...)
-	if cfg.Logger != nil {
-		cfg.Logger = cfg.Logger.Named("async-task")
-	}
-	return &Scheduler{e: core.New(cfg)}
-}
+// New returns a Scheduler configured by cfg.
+func New(cfg Config) *Scheduler { return &Scheduler{e: core.New(cfg.engine())} }
 
 func (s *Scheduler) engine() *core.Engine {
 	s.once.Do(func() {
 		if s.e == nil {
-			s.e = core.New(Config{})
+			s.e = core.New(Config{}.engine())
 		}
 	})
 	return s.e
@@ -128,7 +122,7 @@ func (s *Scheduler) Drain(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
-	return s.engine().Drain(ctx)
+	return drainError(s.engine().Drain(ctx))
 }
 
 // Draining returns a channel that is closed when Drain begins: a long task
@@ -143,19 +137,12 @@ func (s *Scheduler) Draining() <-chan struct{} {
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// Pending returns the number of tasks admitted and not yet finished: the live
-// count for health checks and metrics.
+// Pending returns the number of tasks admitted and not yet finished: the
+// live count for health checks, the same figure as Stats().Total.Pending
+// (a batcher's items are its own figure, BatcherStats.Pending).
 func (s *Scheduler) Pending() int {
 	if s == nil {
 		return 0
 	}
 	return s.engine().Pending()
-}
-
-// Running lists the tasks running now (on a worker), oldest first.
-func (s *Scheduler) Running() []TaskInfo {
-	if s == nil {
-		return nil
-	}
-	return s.engine().Running()
 }

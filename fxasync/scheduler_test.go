@@ -17,10 +17,17 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 )
 
-func newScheduler(t *testing.T, opts ...fxasync.Option) (*fxasync.Scheduler, *observer.ObservedLogs) {
+// newScheduler returns a scheduler configured by cfg, if given, that logs
+// to the observer returned.
+func newScheduler(t *testing.T, cfg ...fxasync.Config) (*fxasync.Scheduler, *observer.ObservedLogs) {
 	t.Helper()
 	obs, logs := observer.New(zap.DebugLevel)
-	s := fxasync.New(append([]fxasync.Option{fxasync.WithLogger(zap.New(obs))}, opts...)...)
+	var c fxasync.Config
+	if len(cfg) > 0 {
+		c = cfg[0]
+	}
+	c.Logger = zap.New(obs)
+	s := fxasync.New(c)
 	t.Cleanup(func() { _ = s.Drain(context.Background()) })
 	return s, logs
 }
@@ -47,7 +54,7 @@ type traceKey struct{}
 // 2. The task keeps the caller's values, not its cancellation; the drain
 // bound cancels it.
 func TestContextKeepsValuesNotCancellation(t *testing.T) {
-	s, _ := newScheduler(t, fxasync.WithDrainTimeout(10*time.Millisecond))
+	s, _ := newScheduler(t, fxasync.Config{DrainTimeout: 10 * time.Millisecond})
 	req, endRequest := context.WithCancel(context.WithValue(context.Background(), traceKey{}, "trace-1"))
 	seen := make(chan [2]any, 1)
 	cancelled := make(chan error, 1)
@@ -165,7 +172,7 @@ func TestBadInput(t *testing.T) {
 
 // 9. Stats: totals and per-label figures; distinct labels are capped.
 func TestStats(t *testing.T) {
-	s, _ := newScheduler(t, fxasync.WithMaxLabels(4))
+	s, _ := newScheduler(t, fxasync.Config{MaxLabels: 4})
 	release := make(chan struct{})
 	s.Go(context.Background(), "a", ok)
 	s.Go(context.Background(), "a", func(context.Context) error { return errors.New("x") })
@@ -176,8 +183,7 @@ func TestStats(t *testing.T) {
 		s.Go(context.Background(), "tracing-stream-"+string(rune('A'+i%50)), ok)
 	}
 	st := s.Stats()
-	assert.Equal(t, fxasync.LabelStats{Label: "c", Submitted: 1, Pending: 1, InFlight: 1}, counts(st.Labels[2]),
-		"InFlight, deprecated, reads as Pending")
+	assert.Equal(t, fxasync.LabelStats{Label: "c", Submitted: 1, Pending: 1}, counts(st.Labels[2]))
 	close(release)
 	require.NoError(t, s.Drain(context.Background()))
 	st = s.Stats()
@@ -190,10 +196,10 @@ func TestStats(t *testing.T) {
 	assert.Equal(t, int64(98), st.Labels[4].Submitted) // tracing-stream-A took the last place
 }
 
-// 10. WithMaxInFlight: Go waits for a slot, TryGo refuses with ErrFull, and
+// 10. Config.MaxPending: Go waits for a slot, TryGo refuses with ErrFull, and
 // a waiting Go gives up when its context ends.
-func TestMaxInFlight(t *testing.T) {
-	s, logs := newScheduler(t, fxasync.Config{MaxInFlight: 2, LabelLimit: 2})
+func TestMaxPending(t *testing.T) {
+	s, logs := newScheduler(t, fxasync.Config{MaxPending: 2, LabelLimit: 2})
 	release, started := make(chan struct{}), make(chan struct{}, 3)
 	var running, peak atomic.Int64
 	body := func(context.Context) error {

@@ -16,7 +16,7 @@ import (
 	"go.uber.org/fx/fxtest"
 )
 
-// With a *slog.Logger (WithSlog, or the graph's when it has no
+// With a *slog.Logger (Config.Slog, or the graph's when it has no
 // *zap.Logger), failures and panics are logged with zap's messages and keys
 // at the same levels.
 func TestSlogGetsTheSameLines(t *testing.T) {
@@ -48,11 +48,11 @@ func TestSlogGetsTheSameLines(t *testing.T) {
 	assert.Contains(t, lines, "async tasks drained")
 }
 
-// WithSlog without fx: a failing task writes one ERROR record, with its
+// Config.Slog without fx: a failing task writes one ERROR record, with its
 // label and error.
-func TestWithSlog(t *testing.T) {
+func TestConfigSlog(t *testing.T) {
 	var buf bytes.Buffer
-	s := fxasync.New(fxasync.WithSlog(slog.New(slog.NewJSONHandler(&buf, nil))))
+	s := fxasync.New(fxasync.Config{Slog: slog.New(slog.NewJSONHandler(&buf, nil))})
 	s.Go(context.Background(), "log-usage", func(context.Context) error { return errors.New("db down") })
 	require.NoError(t, s.Drain(context.Background()))
 	var errs []map[string]any

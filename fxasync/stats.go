@@ -1,52 +1,42 @@
 package fxasync
 
-// This file holds the figures a Scheduler reports: each type is the
-// engine's own, re-exported.
+// This file holds the figures a Scheduler reports, and their conversion
+// from the engine's.
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/fxtools/background/internal/core"
 )
 
-type (
-	// LabelStats are the figures of one label, or of all labels together.
-	// Pending is admitted and not finished; InFlight is its deprecated name.
-	LabelStats = core.LabelStats
-	// Durations is the histogram of finished tasks' durations, from
-	// submission to return; see DurationBounds.
-	Durations = core.Durations
-	// Stats is a snapshot of a scheduler's figures: Total, and Labels sorted
-	// by label with OverflowLabel last if used.
-	Stats = core.Stats
-	// TaskInfo names a running task: Label, Age since submission, and Caller
-	// (file:line) with WithCallSites.
-	TaskInfo = core.TaskInfo
-	// DrainError is returned by Drain when it reached its bound; it wraps
-	// context.DeadlineExceeded or the drain context's error.
-	DrainError = core.DrainError
-	// DrainStats describes the last drain, with what the stop lost.
-	DrainStats = core.DrainStats
-	// LabelLoss is what one label lost in a stop: tasks running at the end,
-	// queued and never started, refused since the drain began, or, for a
-	// batcher's label, items accepted and not stored.
-	LabelLoss = core.LabelLoss
-	// Losses are a stop's losses per label; Total sums them.
-	Losses = core.Losses
-)
-
-// LostError reports that a stop lost work: the Module's drain step returns
-// it, so fxshutdown's summary says "async-tasks: lost N" and its Run exits
-// with ExitLost.
-type LostError struct{ Lost Losses }
-
-func (e *LostError) Error() string {
-	return fmt.Sprintf("fxasync: lost %d: [%s]", e.Lost.Total(), e.Lost)
+// Stats is a snapshot of a scheduler's figures.
+type Stats struct {
+	Total  LabelStats   // sums over all labels; Label is empty
+	Labels []LabelStats // sorted by label; OverflowLabel last if used
 }
 
-// LostTotal is the number of tasks (and batcher items) lost.
-func (e *LostError) LostTotal() int { return e.Lost.Total() }
+// LabelStats are the figures of one label, or of all labels together.
+// Once no task is pending, Submitted = Rejected + Succeeded + Failed +
+// Panicked.
+type LabelStats struct {
+	Label     string // empty in Stats.Total
+	Submitted int64  // calls to Go and TryGo whose admission is decided, rejected ones included
+	Waiting   int64  // calls to Go waiting for a slot now: not yet submitted, not pending
+	Rejected  int64  // refused: nil fn, draining, full
+	Succeeded int64  // returned nil
+	Failed    int64  // returned an error, or called runtime.Goexit
+	Panicked  int64
+	Pending   int64     // admitted and not finished
+	Durations Durations // of finished tasks, from submission to return
+}
+
+// Durations is the histogram of finished tasks' durations, from submission
+// to return: Counts[i] tasks took at most DurationBounds[i] (and more than
+// the bound before), the last count those longer than every bound.
+type Durations struct {
+	Counts []int64
+	Sum    time.Duration
+}
 
 // DurationBounds are the upper bounds of the buckets of Durations: from half
 // a millisecond to a minute, fit for background I/O.
@@ -59,14 +49,16 @@ func (s *Scheduler) Stats() Stats {
 	if s == nil {
 		return Stats{}
 	}
-	return s.engine().Stats()
+	st := s.engine().Stats()
+	out := Stats{Total: labelStats(st.Total), Labels: make([]LabelStats, len(st.Labels))}
+	for i, l := range st.Labels {
+		out.Labels[i] = labelStats(l)
+	}
+	return out
 }
 
-// LastDrain returns the figures of the drain once it is over; before, Done
-// is false.
-func (s *Scheduler) LastDrain() DrainStats {
-	if s == nil {
-		return DrainStats{}
-	}
-	return s.engine().LastDrain()
+func labelStats(l core.LabelStats) LabelStats {
+	return LabelStats{Label: l.Label, Submitted: l.Submitted, Waiting: l.Waiting, Rejected: l.Rejected,
+		Succeeded: l.Succeeded, Failed: l.Failed, Panicked: l.Panicked, Pending: l.Pending,
+		Durations: Durations(l.Durations)}
 }

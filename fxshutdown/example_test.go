@@ -12,13 +12,13 @@ import (
 // Steps run in the reverse order of registration: register each resource's
 // step where it is built, and the drain of the tasks that use it runs first.
 func ExampleShutdown_Add() {
-	sd := fxshutdown.New(fxshutdown.Config{StepTimeout: time.Second}, zap.NewNop())
+	sd := fxshutdown.New(fxshutdown.Config{StepTimeout: time.Second, Logger: zap.NewNop()})
 	step := func(name string) func(context.Context) error {
 		return func(context.Context) error { fmt.Println("stopping", name); return nil }
 	}
-	sd.Add("runtime-pool", step("runtime-pool")) // built first, stops last
-	sd.Add("cache", step("cache"))
-	sd.Add("async-tasks", step("async-tasks"), fxshutdown.WithTimeout(3*time.Second))
+	sd.Add(fxshutdown.Step{Name: "runtime-pool", Run: step("runtime-pool")}) // built first, stops last
+	sd.Add(fxshutdown.Step{Name: "cache", Run: step("cache")})
+	sd.Add(fxshutdown.Step{Name: "async-tasks", Run: step("async-tasks"), Timeout: 3 * time.Second})
 
 	err := sd.Stop(context.Background())
 	fmt.Println("error:", err)
@@ -32,11 +32,11 @@ func ExampleShutdown_Add() {
 // A step says what it did besides succeeding: the note follows its outcome
 // in the summary line and in Outcomes.
 func ExampleNote() {
-	sd := fxshutdown.New(fxshutdown.Config{}, zap.NewNop())
-	sd.Add("durable-handoff", func(ctx context.Context) error {
+	sd := fxshutdown.New(fxshutdown.Config{Logger: zap.NewNop()})
+	sd.Add(fxshutdown.Step{Name: "durable-handoff", Run: func(ctx context.Context) error {
 		fxshutdown.Note(ctx, "handed off 12 task(s) to River")
 		return nil
-	})
+	}})
 	_ = sd.Stop(context.Background())
 	for _, o := range sd.Outcomes() {
 		fmt.Printf("%s: %v (%s)\n", o.Name, o.Err, o.Note)
@@ -48,9 +48,9 @@ func ExampleNote() {
 // The plan checks, before the application starts, that the stop fits in
 // Kubernetes' termination grace; Run fails the start with these numbers.
 func ExampleShutdown_Plan() {
-	sd := fxshutdown.New(fxshutdown.Config{TerminationGrace: 30 * time.Second, ReadinessDelay: 10 * time.Second}, zap.NewNop())
-	sd.Add("database", func(context.Context) error { return nil }, fxshutdown.WithTimeout(2*time.Second))
-	sd.Add("http-server", func(context.Context) error { return nil }, fxshutdown.WithTimeout(30*time.Second))
+	sd := fxshutdown.New(fxshutdown.Config{TerminationGrace: 30 * time.Second, ReadinessDelay: 10 * time.Second, Logger: zap.NewNop()})
+	sd.Add(fxshutdown.Step{Name: "database", Run: func(context.Context) error { return nil }, Timeout: 2 * time.Second})
+	sd.Add(fxshutdown.Step{Name: "http-server", Run: func(context.Context) error { return nil }, Timeout: 30 * time.Second})
 	fmt.Println(sd.Plan(15 * time.Second).Check())
 	// Output:
 	// the stop needs 45s but the termination grace is 30s: readiness delay 10s + http-server 30s + database 2s + margin 3s = 45s of 30s

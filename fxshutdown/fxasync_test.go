@@ -15,7 +15,7 @@ type cache struct{ rec *recorder }
 // newCache registers its step in its constructor: built before the
 // scheduler (DrainBefore), it stops after the drain.
 func newCache(sd *fxshutdown.Shutdown, rec *recorder) *cache {
-	sd.Add("cache", rec.step("cache closed", nil))
+	sd.Add(fxshutdown.Step{Name: "cache", Run: rec.step("cache closed", nil)})
 	return &cache{rec: rec}
 }
 
@@ -24,7 +24,7 @@ type server struct{}
 // newServer takes the scheduler, so it is built after it and its step runs
 // before the drain: no new request can start a task once the drain begins.
 func newServer(sd *fxshutdown.Shutdown, sched *fxasync.Scheduler, c *cache, rec *recorder) *server {
-	sd.Add("http-server", rec.step("http-server stopped", nil))
+	sd.Add(fxshutdown.Step{Name: "http-server", Run: rec.step("http-server stopped", nil)})
 	// A request's background write, still running when the stop begins.
 	sched.Go(context.Background(), "cache-set", func(ctx context.Context) error {
 		<-sched.Draining()
@@ -52,6 +52,6 @@ func TestFxasyncDrainSitsBetweenServerAndResources(t *testing.T) {
 	for _, o := range sd.Outcomes() {
 		names = append(names, o.Name)
 	}
-	assert.Equal(t, []string{"http-server", fxasync.DrainStepName, "cache"}, names,
+	assert.Equal(t, []string{"http-server", fxasync.StepName, "cache"}, names,
 		"with fxshutdown in the graph the drain is a named step")
 }

@@ -41,10 +41,10 @@ func (panickyLoss) LostTotal() int { panic("LostTotal broke") }
 func TestStepErrorWhoseMethodsPanic(t *testing.T) {
 	obs, logs := observer.New(zap.DebugLevel)
 	path := filepath.Join(t.TempDir(), "termination-log")
-	sd := fxshutdown.New(fxshutdown.Config{TerminationLog: path}, zap.New(obs))
-	sd.Add("panicky", func(context.Context) error { return panickyErr{} })
-	sd.Add("exits", func(context.Context) error { return goexitErr{} })
-	sd.Add("loss", func(context.Context) error { return panickyLoss{} })
+	sd := fxshutdown.New(fxshutdown.Config{TerminationLog: path, Logger: zap.New(obs)})
+	sd.Add(fxshutdown.Step{Name: "panicky", Run: func(context.Context) error { return panickyErr{} }})
+	sd.Add(fxshutdown.Step{Name: "exits", Run: func(context.Context) error { return goexitErr{} }})
+	sd.Add(fxshutdown.Step{Name: "loss", Run: func(context.Context) error { return panickyLoss{} }})
 	var err error
 	require.NotPanics(t, func() { err = sd.Stop(context.Background()) })
 	require.Error(t, err)
@@ -65,8 +65,8 @@ func TestTerminationLogFIFODoesNotHangTheStop(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "fifo")
 	require.NoError(t, syscall.Mkfifo(path, 0o644))
 	obs, logs := observer.New(zap.DebugLevel)
-	sd := fxshutdown.New(fxshutdown.Config{TerminationLog: path}, zap.New(obs))
-	sd.Add("database", func(context.Context) error { return nil })
+	sd := fxshutdown.New(fxshutdown.Config{TerminationLog: path, Logger: zap.New(obs)})
+	sd.Add(fxshutdown.Step{Name: "database", Run: func(context.Context) error { return nil }})
 	done := make(chan error, 1)
 	go func() { done <- sd.Stop(context.Background()) }()
 	select {
@@ -85,9 +85,9 @@ func TestTerminationLogFIFODoesNotHangTheStop(t *testing.T) {
 // message to a stub: it is cleaned first, then cut at a rune boundary.
 func TestTerminationMessageInvalidUTF8(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "termination-log")
-	sd := fxshutdown.New(fxshutdown.Config{TerminationLog: path}, zap.NewNop())
+	sd := fxshutdown.New(fxshutdown.Config{TerminationLog: path, Logger: zap.NewNop()})
 	for i := 0; i < 60; i++ {
-		sd.Add("step-\xff", func(context.Context) error { return errors.New("bad \xfe byte " + strings.Repeat("é", 40)) })
+		sd.Add(fxshutdown.Step{Name: "step-\xff", Run: func(context.Context) error { return errors.New("bad \xfe byte " + strings.Repeat("é", 40)) }})
 	}
 	require.Error(t, sd.Stop(context.Background()))
 	b, err := os.ReadFile(path)
@@ -106,7 +106,7 @@ func TestPlanRejectsNegativeAndOverflowingValues(t *testing.T) {
 		t.Setenv(fxshutdown.TerminationGraceEnv, v)
 		t.Setenv(fxshutdown.PreStopEnv, v)
 		obs, logs := observer.New(zap.DebugLevel)
-		sd := fxshutdown.New(fxshutdown.Config{TerminationGrace: 10 * s, PreStop: 0, StepTimeout: 3 * s}, zap.New(obs))
+		sd := fxshutdown.New(fxshutdown.Config{TerminationGrace: 10 * s, PreStop: 0, StepTimeout: 3 * s, Logger: zap.New(obs)})
 		p := sd.Plan(0)
 		assert.Equal(t, 10*s, p.Grace, v)
 		assert.Zero(t, p.PreStop, v)
@@ -114,8 +114,8 @@ func TestPlanRejectsNegativeAndOverflowingValues(t *testing.T) {
 	}
 	t.Setenv(fxshutdown.TerminationGraceEnv, "")
 	t.Setenv(fxshutdown.PreStopEnv, "-1000h") // used to let a 1 h step pass a 10 s grace
-	sd := fxshutdown.New(fxshutdown.Config{TerminationGrace: 10 * s}, zap.NewNop())
-	sd.Add("long", func(context.Context) error { return nil }, fxshutdown.WithTimeout(time.Hour))
+	sd := fxshutdown.New(fxshutdown.Config{TerminationGrace: 10 * s, Logger: zap.NewNop()})
+	sd.Add(fxshutdown.Step{Name: "long", Run: func(context.Context) error { return nil }, Timeout: time.Hour})
 	assert.Error(t, sd.Plan(0).Check())
 	huge := fxshutdown.Plan{Grace: 10 * s, Steps: []fxshutdown.PlannedStep{{"a", math.MaxInt64}, {"b", math.MaxInt64}}}
 	assert.Equal(t, time.Duration(math.MaxInt64), huge.Total())

@@ -12,11 +12,11 @@ import (
 // Module provides a *Shutdown and its *Readiness to an fx application. It
 // takes a *zap.Logger (else a *slog.Logger) and a Config from the graph when
 // present.
-var Module = fx.Module("fxshutdown", fx.Provide(NewFromParams, (*Shutdown).Readiness))
+var Module = fx.Module("fxshutdown", fx.Provide(newFromGraph, (*Shutdown).Readiness))
 
 // Config is the optional configuration: fx.Supply one to change it.
 type Config struct {
-	// StepTimeout bounds each step unless WithTimeout says otherwise.
+	// StepTimeout bounds each step whose Step.Timeout is zero.
 	// Default 5 s. The whole sequence also stays within fx's StopTimeout.
 	StepTimeout time.Duration
 	// ReadinessDelay is how long Run waits between marking the application
@@ -48,13 +48,17 @@ type Config struct {
 	// regular file is written (a FIFO or device is refused with a warning),
 	// within a second, outside the stop's locks.
 	TerminationLog string
-	// Slog, when New gets no *zap.Logger, receives the sequence: the same
-	// messages and keys at the same levels.
+	// Logger receives the sequence, through Logger.Named("shutdown"). Nil:
+	// Slog; without either, stderr. Module fills it from the graph's
+	// *zap.Logger, else its *slog.Logger.
+	Logger *zap.Logger
+	// Slog is used when Logger is nil: the same messages and keys at the
+	// same levels.
 	Slog *slog.Logger
 }
 
-// Params are what NewFromParams takes from the graph.
-type Params struct {
+// params are what the Module takes from the graph.
+type params struct {
 	fx.In
 
 	Lifecycle fx.Lifecycle
@@ -63,15 +67,15 @@ type Params struct {
 	Config    Config       `optional:"true"`
 }
 
-// NewFromParams builds the Module's Shutdown. Its own OnStop hook, appended
+// newFromGraph builds the Module's Shutdown. Its own OnStop hook, appended
 // before any step's, runs after every step and logs the summary; it returns
 // the steps' errors joined, so app.Stop reports them by name.
-func NewFromParams(p Params) *Shutdown {
+func newFromGraph(p params) *Shutdown {
 	cfg := p.Config
-	if cfg.Slog == nil {
-		cfg.Slog = p.Slog
+	if cfg.Logger == nil && cfg.Slog == nil {
+		cfg.Logger, cfg.Slog = p.Logger, p.Slog
 	}
-	s := New(cfg, p.Logger)
+	s := New(cfg)
 	s.lc = p.Lifecycle
 	p.Lifecycle.Append(fx.Hook{
 		OnStart: func(context.Context) error { s.appStarted.Store(true); return nil },

@@ -18,10 +18,10 @@ import (
 // called: a database is closed once.
 func TestStopRunsEachStepOnce(t *testing.T) {
 	t.Parallel()
-	sd := fxshutdown.New(fxshutdown.Config{}, zap.NewNop())
+	sd := fxshutdown.New(fxshutdown.Config{Logger: zap.NewNop()})
 	var db, cache atomic.Int64
-	sd.Add("database", func(context.Context) error { db.Add(1); return nil })
-	sd.Add("cache", func(context.Context) error { cache.Add(1); return nil })
+	sd.Add(fxshutdown.Step{Name: "database", Run: func(context.Context) error { db.Add(1); return nil }})
+	sd.Add(fxshutdown.Step{Name: "cache", Run: func(context.Context) error { cache.Add(1); return nil }})
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
@@ -34,23 +34,23 @@ func TestStopRunsEachStepOnce(t *testing.T) {
 	assert.Len(t, sd.Outcomes(), 2)
 }
 
-// WithTimeout(0) keeps the default bound, and a step that returned is taken
+// A zero Step.Timeout keeps the default bound, and a step that returned is taken
 // at its word, never reported as overrunning.
 func TestZeroTimeoutStepIsReportedTruthfully(t *testing.T) {
 	t.Parallel()
 	for i := 0; i < 50; i++ {
-		sd := fxshutdown.New(fxshutdown.Config{}, zap.NewNop())
-		sd.Add("quick", func(context.Context) error { return nil }, fxshutdown.WithTimeout(0))
+		sd := fxshutdown.New(fxshutdown.Config{Logger: zap.NewNop()})
+		sd.Add(fxshutdown.Step{Name: "quick", Run: func(context.Context) error { return nil }, Timeout: 0})
 		require.NoError(t, sd.Stop(context.Background()), "round %d", i)
-		assert.Equal(t, fxshutdown.DefaultStepTimeout, sd.Outcomes()[0].Bound)
+		assert.Equal(t, 5*time.Second, sd.Outcomes()[0].Bound, "Config.StepTimeout's documented default")
 	}
 }
 
 // A step that calls runtime.Goexit is reported at once, not after its bound.
 func TestGoexitStepIsReportedAtOnce(t *testing.T) {
 	t.Parallel()
-	sd := fxshutdown.New(fxshutdown.Config{}, zap.NewNop())
-	sd.Add("goexit", func(context.Context) error { runtime.Goexit(); return nil }, fxshutdown.WithTimeout(time.Hour))
+	sd := fxshutdown.New(fxshutdown.Config{Logger: zap.NewNop()})
+	sd.Add(fxshutdown.Step{Name: "goexit", Run: func(context.Context) error { runtime.Goexit(); return nil }, Timeout: time.Hour})
 	err := sd.Stop(context.Background()) // would take the hour
 	assert.ErrorIs(t, err, fxshutdown.ErrStepGoexit)
 }
@@ -62,8 +62,8 @@ func (hostile) String() string { panic(hostile{}) }
 // A step's panic is its error, whatever the panic value.
 func TestPanickingStepWithHostileValue(t *testing.T) {
 	t.Parallel()
-	sd := fxshutdown.New(fxshutdown.Config{}, zap.NewNop())
-	sd.Add("boom", func(context.Context) error { panic(hostile{}) })
+	sd := fxshutdown.New(fxshutdown.Config{Logger: zap.NewNop()})
+	sd.Add(fxshutdown.Step{Name: "boom", Run: func(context.Context) error { panic(hostile{}) }})
 	err := sd.Stop(context.Background())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "boom: step panicked: (fxshutdown_test.hostile value: rendering it panicked)")

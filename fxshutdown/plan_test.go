@@ -42,9 +42,9 @@ func TestPlanCheck(t *testing.T) {
 // comes from the environment when set, in seconds or as a duration; the
 // margin defaults to a tenth of the grace, at least 1 s.
 func TestPlanFromShutdown(t *testing.T) {
-	sd := fxshutdown.New(fxshutdown.Config{TerminationGrace: 20 * s, ReadinessDelay: 2 * s, StepTimeout: 3 * s}, zap.NewNop())
-	sd.Add("database", func(context.Context) error { return nil })
-	sd.Add("async-tasks", func(context.Context) error { return nil }, fxshutdown.WithTimeout(5*s))
+	sd := fxshutdown.New(fxshutdown.Config{TerminationGrace: 20 * s, ReadinessDelay: 2 * s, StepTimeout: 3 * s, Logger: zap.NewNop()})
+	sd.Add(fxshutdown.Step{Name: "database", Run: func(context.Context) error { return nil }})
+	sd.Add(fxshutdown.Step{Name: "async-tasks", Run: func(context.Context) error { return nil }, Timeout: 5 * s})
 	p := sd.Plan(15 * s)
 	assert.Equal(t, []fxshutdown.PlannedStep{{"async-tasks", 5 * s}, {"database", 3 * s}}, p.Steps)
 	assert.Equal(t, 20*s, p.Grace)
@@ -64,8 +64,8 @@ func TestPlanFromShutdown(t *testing.T) {
 // A preStop hook counts against the grace, before the readiness delay.
 func TestPlanCountsPreStop(t *testing.T) {
 	t.Setenv(fxshutdown.PreStopEnv, "5")
-	sd := fxshutdown.New(fxshutdown.Config{TerminationGrace: 10 * s, StepTimeout: 3 * s}, zap.NewNop())
-	sd.Add("database", func(context.Context) error { return nil })
+	sd := fxshutdown.New(fxshutdown.Config{TerminationGrace: 10 * s, StepTimeout: 3 * s, Logger: zap.NewNop()})
+	sd.Add(fxshutdown.Step{Name: "database", Run: func(context.Context) error { return nil }})
 	p := sd.Plan(0)
 	assert.Equal(t, 5*s, p.PreStop)
 	assert.Equal(t, 5*s+3*s+s, p.Total())

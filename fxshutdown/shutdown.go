@@ -18,8 +18,8 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// DefaultStepTimeout bounds a step when neither Config nor WithTimeout does.
-const DefaultStepTimeout = 5 * time.Second
+// defaultStepTimeout bounds a step when neither Config nor Step does.
+const defaultStepTimeout = 5 * time.Second
 
 // summaryMargin is kept from the stop budget for the summary hook.
 const summaryMargin = 10 * time.Millisecond
@@ -45,9 +45,9 @@ type Shutdown struct {
 }
 
 // New returns a Shutdown for use without fx. Zero Config fields take the
-// defaults; with a nil logger the sequence is logged to Config.Slog, or
-// else to stderr.
-func New(cfg Config, log *zap.Logger) *Shutdown {
+// defaults.
+func New(cfg Config) *Shutdown {
+	log := cfg.Logger
 	if log == nil {
 		log = logx.FromSlog(cfg.Slog)
 	}
@@ -55,7 +55,7 @@ func New(cfg Config, log *zap.Logger) *Shutdown {
 		log = logx.Stderr(zapcore.InfoLevel)
 	}
 	if cfg.StepTimeout <= 0 {
-		cfg.StepTimeout = DefaultStepTimeout
+		cfg.StepTimeout = defaultStepTimeout
 	}
 	return &Shutdown{log: log.Named("shutdown"), cfg: cfg, ready: &Readiness{}}
 }
@@ -67,18 +67,17 @@ func (s *Shutdown) Readiness() *Readiness { return s.ready }
 // a resource's step in the constructor that builds it, and it stops after
 // everything built later, as fx hooks do. With fx, Add must be called before
 // the application starts (fx never stops a hook appended later): a late Add
-// is logged at ERROR and ignored. fn gets a context that ends at the
+// is logged at ERROR and ignored. Run gets a context that ends at the
 // step's bound; a step still running then is abandoned, its error wraps
-// ErrStepTimeout, and the next step runs. A nil fn is logged and ignored.
-func (s *Shutdown) Add(name string, fn func(ctx context.Context) error, opts ...StepOption) {
-	if fn == nil {
+// ErrStepTimeout, and the next step runs. A step without Run is logged and
+// ignored.
+func (s *Shutdown) Add(step Step) {
+	name := step.Name
+	if step.Run == nil {
 		s.log.Error("shutdown step has no function; ignored", zap.String("step", name))
 		return
 	}
-	st := &step{name: name, fn: fn, timeout: s.cfg.StepTimeout}
-	for _, o := range opts {
-		o.applyStep(st)
-	}
+	st := newStep(step, s.cfg.StepTimeout)
 	if s.lc != nil && s.appStarted.Load() {
 		s.log.Error("shutdown step added after the application started; fx will not run it: add steps in constructors",
 			zap.String("step", name))

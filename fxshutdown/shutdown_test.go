@@ -53,9 +53,9 @@ func newApp(t *testing.T, opts ...fx.Option) (*fxtest.App, *observer.ObservedLog
 func TestStepsRunInReverseRegistrationOrder(t *testing.T) {
 	rec := &recorder{}
 	app, logs := newApp(t, fx.Invoke(func(sd *fxshutdown.Shutdown) {
-		sd.Add("runtime-pool", rec.step("runtime-pool", nil))
-		sd.Add("cache", rec.step("cache", nil))
-		sd.Add("async-tasks", rec.step("async-tasks", nil))
+		sd.Add(fxshutdown.Step{Name: "runtime-pool", Run: rec.step("runtime-pool", nil)})
+		sd.Add(fxshutdown.Step{Name: "cache", Run: rec.step("cache", nil)})
+		sd.Add(fxshutdown.Step{Name: "async-tasks", Run: rec.step("async-tasks", nil)})
 	}))
 	app.RequireStart().RequireStop()
 	assert.Equal(t, []string{"async-tasks", "cache", "runtime-pool"}, rec.got())
@@ -78,9 +78,9 @@ func TestStuckStepIsAbandonedAndErrorsJoined(t *testing.T) {
 	defer close(stuck)
 	errCache := errors.New("flush failed")
 	app, logs := newApp(t, fx.Invoke(func(sd *fxshutdown.Shutdown) {
-		sd.Add("database", rec.step("database", nil))
-		sd.Add("cache", rec.step("cache", errCache))
-		sd.Add("stuck-flush", func(context.Context) error { <-stuck; return nil }, fxshutdown.WithTimeout(20*time.Millisecond))
+		sd.Add(fxshutdown.Step{Name: "database", Run: rec.step("database", nil)})
+		sd.Add(fxshutdown.Step{Name: "cache", Run: rec.step("cache", errCache)})
+		sd.Add(fxshutdown.Step{Name: "stuck-flush", Run: func(context.Context) error { <-stuck; return nil }, Timeout: 20 * time.Millisecond})
 	}))
 	app.RequireStart()
 	err := app.Stop(context.Background())
@@ -102,10 +102,10 @@ func TestBoundLeavesLaterStepsTheirShare(t *testing.T) {
 	stuck := make(chan struct{})
 	defer close(stuck)
 	rec := &recorder{}
-	sd := fxshutdown.New(fxshutdown.Config{StepTimeout: time.Hour}, zap.NewNop())
-	sd.Add("db", rec.step("db", nil))
-	sd.Add("cache", rec.step("cache", nil))
-	sd.Add("greedy", func(context.Context) error { <-stuck; return nil })
+	sd := fxshutdown.New(fxshutdown.Config{StepTimeout: time.Hour, Logger: zap.NewNop()})
+	sd.Add(fxshutdown.Step{Name: "db", Run: rec.step("db", nil)})
+	sd.Add(fxshutdown.Step{Name: "cache", Run: rec.step("cache", nil)})
+	sd.Add(fxshutdown.Step{Name: "greedy", Run: func(context.Context) error { <-stuck; return nil }})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	err := sd.Stop(ctx)
@@ -129,11 +129,11 @@ func TestReadinessAndLiveness(t *testing.T) {
 		return rec.Code
 	}
 	app, logs := newApp(t, fx.Populate(&ready, &sd), fx.Invoke(func(sd *fxshutdown.Shutdown) {
-		sd.Add("http-server", func(context.Context) error { seen <- get(ready.Handler()); return nil })
+		sd.Add(fxshutdown.Step{Name: "http-server", Run: func(context.Context) error { seen <- get(ready.Handler()); return nil }})
 	}))
 	app.RequireStart()
 	assert.Equal(t, http.StatusOK, get(ready.Handler()))
-	sd.Add("too-late", func(context.Context) error { return nil })
+	sd.Add(fxshutdown.Step{Name: "too-late", Run: func(context.Context) error { return nil }})
 	assert.Equal(t, 1, logs.FilterMessage("shutdown step added after the application started; fx will not run it: add steps in constructors").Len())
 	app.RequireStop()
 	assert.Equal(t, http.StatusServiceUnavailable, <-seen, "not ready before the first step runs")
@@ -143,8 +143,8 @@ func TestReadinessAndLiveness(t *testing.T) {
 
 func TestNilStepIsLoggedAndIgnored(t *testing.T) {
 	obs, logs := observer.New(zap.DebugLevel)
-	sd := fxshutdown.New(fxshutdown.Config{}, zap.New(obs))
-	sd.Add("nothing", nil)
+	sd := fxshutdown.New(fxshutdown.Config{Logger: zap.New(obs)})
+	sd.Add(fxshutdown.Step{Name: "nothing", Run: nil})
 	require.NoError(t, sd.Stop(context.Background()))
 	assert.Equal(t, 1, logs.FilterMessage("shutdown step has no function; ignored").Len())
 	assert.Empty(t, sd.Outcomes())
@@ -154,17 +154,17 @@ func TestNilStepIsLoggedAndIgnored(t *testing.T) {
 // UTF-8; Note outside a step does nothing.
 func TestNoteIsShownInTheSummary(t *testing.T) {
 	obs, logs := observer.New(zap.DebugLevel)
-	sd := fxshutdown.New(fxshutdown.Config{}, zap.New(obs))
+	sd := fxshutdown.New(fxshutdown.Config{Logger: zap.New(obs)})
 	fxshutdown.Note(context.Background(), "ignored")
-	sd.Add("hostile", func(ctx context.Context) error {
+	sd.Add(fxshutdown.Step{Name: "hostile", Run: func(ctx context.Context) error {
 		fxshutdown.Note(ctx, "\xff"+strings.Repeat("é", 300))
 		return nil
-	})
-	sd.Add("handoff", func(ctx context.Context) error {
+	}})
+	sd.Add(fxshutdown.Step{Name: "handoff", Run: func(ctx context.Context) error {
 		fxshutdown.Note(ctx, "first")
 		fxshutdown.Note(ctx, "handed off 12 task(s)")
 		return nil
-	})
+	}})
 	require.NoError(t, sd.Stop(context.Background()))
 	outs := sd.Outcomes()
 	require.Len(t, outs, 2)
@@ -184,7 +184,9 @@ func TestModuleLogsToSlog(t *testing.T) {
 	var buf strings.Builder
 	l := slog.New(slog.NewTextHandler(&buf, nil))
 	app := fxtest.New(t, fx.NopLogger, fx.Supply(l), fxshutdown.Module,
-		fx.Invoke(func(sd *fxshutdown.Shutdown) { sd.Add("cache", func(context.Context) error { return nil }) }))
+		fx.Invoke(func(sd *fxshutdown.Shutdown) {
+			sd.Add(fxshutdown.Step{Name: "cache", Run: func(context.Context) error { return nil }})
+		}))
 	app.RequireStart()
 	app.RequireStop()
 	assert.Contains(t, buf.String(), `msg="shutdown step done" logger=shutdown step=cache`)

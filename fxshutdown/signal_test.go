@@ -37,10 +37,9 @@ func helperMain() int {
 		lossOptions(mode),
 		planOptions(mode),
 		fx.Invoke(func(sd *fxshutdown.Shutdown, lc fx.Lifecycle) {
-			sd.Add("database", func(context.Context) error { return nil })
+			sd.Add(fxshutdown.Step{Name: "database", Run: func(context.Context) error { return nil }})
 			if slow {
-				sd.Add("slow-flush", func(ctx context.Context) error { <-ctx.Done(); return nil },
-					fxshutdown.WithTimeout(time.Minute))
+				sd.Add(fxshutdown.Step{Name: "slow-flush", Run: func(ctx context.Context) error { <-ctx.Done(); return nil }, Timeout: time.Minute})
 			}
 			startOptions(mode, lc)
 			lc.Append(fx.StartHook(func() { fmt.Println("HELPER READY") }))
@@ -112,8 +111,7 @@ func planOptions(mode string) fx.Option {
 		fx.Supply(fxasync.Config{DrainTimeout: 400 * time.Millisecond, Grace: 100 * time.Millisecond}),
 		fxasync.Module,
 		fx.Invoke(func(s *fxasync.Scheduler, sd *fxshutdown.Shutdown, lc fx.Lifecycle) {
-			sd.Add("cache", func(context.Context) error { time.Sleep(10 * time.Second); return nil },
-				fxshutdown.WithTimeout(200*time.Millisecond))
+			sd.Add(fxshutdown.Step{Name: "cache", Run: func(context.Context) error { time.Sleep(10 * time.Second); return nil }, Timeout: 200 * time.Millisecond})
 			lc.Append(fx.StartHook(func() {
 				s.Go(context.Background(), "stuck-write", func(context.Context) error { select {} })
 			}))
@@ -246,7 +244,7 @@ func TestSubprocessLostTasksExitNonZero(t *testing.T) {
 		out := h.waitFor(t, "shutdown finished")
 		summary := lastLineWith(out, "shutdown finished")
 		assert.Contains(t, summary, `"lost":3`, mode)
-		assert.Contains(t, summary, `async-tasks: lost 3 (fxasync: lost 3: [queued-write: 2 (running 2, queued 0, refused 0), stuck-write: 1 (running 1, queued 0, refused 0)])`, mode)
+		assert.Contains(t, summary, `async-tasks: lost 3 (fxasync: lost 3: [queued-write: 2 (running 2, queued 0, rejected 0), stuck-write: 1 (running 1, queued 0, rejected 0)])`, mode)
 		out += h.rest()
 		assert.Equal(t, 1, strings.Count(out, `"level":"error"`), "the loss is logged once at ERROR, the summary:\n%s", out)
 		assert.Contains(t, summary, `"level":"error"`, mode)

@@ -1,6 +1,6 @@
 package fxshutdown
 
-// This file holds one step: its options, its bounded run and its outcome.
+// This file holds one step: its settings, its bounded run and its outcome.
 
 import (
 	"context"
@@ -21,28 +21,25 @@ var ErrStepTimeout = errors.New("step overran its bound and was abandoned")
 // ErrStepGoexit is the error of a step that called runtime.Goexit.
 var ErrStepGoexit = errors.New("step called runtime.Goexit")
 
-// A StepOption configures one step.
-type StepOption interface{ applyStep(*step) }
-
-type timeoutOption time.Duration
-
-func (o timeoutOption) applyStep(s *step) {
-	if o > 0 {
-		s.timeout = time.Duration(o)
-	}
+// Step is one named stop step, for Shutdown.Add.
+type Step struct {
+	// Name names the step in the log, the plan and the summary.
+	Name string
+	// Run stops what the step owns; its context ends at the step's bound.
+	Run func(ctx context.Context) error
+	// Timeout bounds the step. Default Config.StepTimeout.
+	Timeout time.Duration
+	// Pending, if set, tells how much work the step has in hand (a drain's
+	// pending tasks): a forced exit on a second signal logs what it dropped.
+	Pending func() int
 }
 
-// WithTimeout bounds one step, overriding Config.StepTimeout. Zero or less
-// keeps Config.StepTimeout.
-func WithTimeout(d time.Duration) StepOption { return timeoutOption(d) }
-
-type pendingOption func() int
-
-func (o pendingOption) applyStep(s *step) { s.pending = o }
-
-// WithPending tells how much work the step has in hand (a drain's pending
-// tasks): a forced exit on a second signal logs what it dropped.
-func WithPending(pending func() int) StepOption { return pendingOption(pending) }
+func newStep(s Step, timeout time.Duration) *step {
+	if s.Timeout > 0 {
+		timeout = s.Timeout
+	}
+	return &step{name: s.Name, fn: s.Run, timeout: timeout, pending: s.Pending}
+}
 
 type step struct {
 	name     string

@@ -24,13 +24,13 @@ func (e lossErr) LostTotal() int { return e.n }
 // failures and losses, then one line per step.
 func TestTerminationMessage(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "termination-log")
-	sd := fxshutdown.New(fxshutdown.Config{TerminationLog: path}, zap.NewNop())
-	sd.Add("database", func(context.Context) error { return nil })
-	sd.Add("async-tasks", func(context.Context) error { return lossErr{3} })
-	sd.Add("durable-handoff", func(ctx context.Context) error {
+	sd := fxshutdown.New(fxshutdown.Config{TerminationLog: path, Logger: zap.NewNop()})
+	sd.Add(fxshutdown.Step{Name: "database", Run: func(context.Context) error { return nil }})
+	sd.Add(fxshutdown.Step{Name: "async-tasks", Run: func(context.Context) error { return lossErr{3} }})
+	sd.Add(fxshutdown.Step{Name: "durable-handoff", Run: func(ctx context.Context) error {
 		fxshutdown.Note(ctx, "handed off 12 task(s) to River")
 		return nil
-	})
+	}})
 	require.Error(t, sd.Stop(context.Background()))
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -47,9 +47,9 @@ func TestTerminationMessageBoundsAndPaths(t *testing.T) {
 	dir := t.TempDir()
 	env := filepath.Join(dir, "from-env")
 	t.Setenv(fxshutdown.TerminationLogEnv, env)
-	sd := fxshutdown.New(fxshutdown.Config{TerminationLog: filepath.Join(dir, "from-config")}, zap.NewNop())
+	sd := fxshutdown.New(fxshutdown.Config{TerminationLog: filepath.Join(dir, "from-config"), Logger: zap.NewNop()})
 	for i := 0; i < 100; i++ {
-		sd.Add("step-é", func(context.Context) error { return errors.New(strings.Repeat("é", 40)) })
+		sd.Add(fxshutdown.Step{Name: "step-é", Run: func(context.Context) error { return errors.New(strings.Repeat("é", 40)) }})
 	}
 	require.Error(t, sd.Stop(context.Background()))
 	b, err := os.ReadFile(env)
@@ -69,7 +69,7 @@ func TestTerminationMessageDefaultOnlyInAPod(t *testing.T) {
 		t.Skip(fxshutdown.DefaultTerminationLog + " exists: this runs in a pod")
 	}
 	t.Setenv(fxshutdown.TerminationLogEnv, "")
-	sd := fxshutdown.New(fxshutdown.Config{}, zap.NewNop())
+	sd := fxshutdown.New(fxshutdown.Config{Logger: zap.NewNop()})
 	require.NoError(t, sd.Stop(context.Background()))
 	_, err := os.Stat(fxshutdown.DefaultTerminationLog)
 	assert.True(t, os.IsNotExist(err))

@@ -28,7 +28,7 @@ type Cache struct {
 // NewCache registers the "cache" shutdown step.
 func NewCache(sd *fxshutdown.Shutdown, pool *Pool) *Cache {
 	c := &Cache{pool: pool, data: map[string]string{}}
-	sd.Add("cache", func(context.Context) error { c.Close(); return nil }, fxshutdown.WithTimeout(time.Second))
+	sd.Add(fxshutdown.Step{Name: "cache", Run: func(context.Context) error { c.Close(); return nil }, Timeout: time.Second})
 	return c
 }
 

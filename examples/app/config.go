@@ -61,7 +61,8 @@ func parseFlags(args []string) (Config, error) {
 }
 
 func (c Config) asyncConfig() fxasync.Config {
-	return fxasync.Config{DrainTimeout: c.DrainTimeout, CallSites: true, MaxWait: c.MaxWait}
+	return fxasync.Config{DrainTimeout: c.DrainTimeout, CallSites: true, MaxWait: c.MaxWait,
+		LabelLimits: map[string]int{"tracing-ingest": tracesPending}}
 }
 
 func (c Config) shutdownConfig() fxshutdown.Config {

@@ -79,7 +79,7 @@ func OpenDB(cfg Config, sd *fxshutdown.Shutdown) (*DB, error) {
 		_ = d.db.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", redact(cfg.DBPath), err)
 	}
-	sd.Add("database", func(context.Context) error { d.closeStmts(); return d.db.Close() }, fxshutdown.WithTimeout(time.Second))
+	sd.Add(fxshutdown.Step{Name: "database", Run: func(context.Context) error { d.closeStmts(); return d.db.Close() }, Timeout: time.Second})
 	return d, nil
 }
 

@@ -31,7 +31,7 @@ func handOffOptions(cfg Config) fx.Option {
 		fx.Provide(func(d *DB) *sql.DB { return d.db }),
 		fx.Supply(fxasyncriver.Config{Dialect: dialect, Lease: cfg.Lease}),
 		fxasyncriver.Module,
-		fx.Invoke(func(w *Writers, h *fxasyncriver.Handoff, d *DB) {
+		fx.Invoke(func(w *Writers, h *fxasyncriver.HandOff, d *DB) {
 			k := registerUsage(h, d)
 			if cfg.Durable {
 				w.Durable = k
@@ -46,7 +46,7 @@ func handOffOptions(cfg Config) fx.Option {
 // fast path, with -durable) writes one row per job. The write delay
 // (-log-delay) is spent before the transaction: it must not hold SQLite's
 // one connection, which River's own queries share.
-func registerUsage(h *fxasyncriver.Handoff, d *DB) *fxasyncriver.Kind[Usage] {
+func registerUsage(h *fxasyncriver.HandOff, d *DB) *fxasyncriver.Kind[Usage] {
 	return fxasyncriver.Register(h, func(ctx context.Context, tx *sql.Tx, u Usage) error {
 		return d.insertUsageTx(ctx, tx, []Usage{u})
 	}).Before(func(ctx context.Context, _ Usage) error { return d.wait(ctx) })

@@ -51,7 +51,6 @@ func options(cfg Config) []fx.Option {
 		}),
 		fxshutdown.Module,
 		fxasync.Module,
-		fx.Provide(fx.Annotate(tracesBound, fx.ResultTags(`group:"`+fxasync.OptionGroup+`"`))),
 		fxasyncprom.Module, // the scheduler's figures on /metrics
 		fx.Provide(newMetrics),
 		// The database, the pool and the cache are built before the scheduler,
@@ -66,12 +65,10 @@ func options(cfg Config) []fx.Option {
 	}
 }
 
-// tracesInFlight bounds the trace batches waiting to be stored: each holds
+// tracesPending bounds the trace batches waiting to be stored: each holds
 // up to a 1 MiB body, so memory is bounded by this, not by the default
 // bound on tasks.
-const tracesInFlight = 64
-
-func tracesBound() fxasync.Option { return fxasync.WithLabelLimit("tracing-ingest", tracesInFlight) }
+const tracesPending = 64
 
 // stopTimeout is fx's budget for every stop hook together.
 const stopTimeout = 20 * time.Second

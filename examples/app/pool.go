@@ -37,7 +37,7 @@ func NewPool(sd *fxshutdown.Shutdown, _ *DB) *Pool {
 		p.wg.Add(1)
 		go p.work()
 	}
-	sd.Add("runtime-pool", func(context.Context) error { p.Close(); return nil }, fxshutdown.WithTimeout(time.Second))
+	sd.Add(fxshutdown.Step{Name: "runtime-pool", Run: func(context.Context) error { p.Close(); return nil }, Timeout: time.Second})
 	return p
 }
 

@@ -66,14 +66,13 @@ func rowAdder(b *testing.B, db *DB, s *fxasync.Scheduler, mode string) func(u Us
 }
 
 func openBenchDB(b *testing.B) (*DB, *fxasync.Scheduler) {
-	sd := fxshutdown.New(fxshutdown.Config{}, zap.NewNop())
+	sd := fxshutdown.New(fxshutdown.Config{Logger: zap.NewNop()})
 	db, err := OpenDB(Config{DBPath: filepath.Join(b.TempDir(), "rows.db")}, sd)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = sd.Stop(context.Background()) })
-	return db, fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithMaxWait(time.Minute),
-		fxasync.WithDrainTimeout(time.Minute))
+	return db, fxasync.New(fxasync.Config{Logger: zap.NewNop(), MaxWait: time.Minute, DrainTimeout: time.Minute})
 }
 
 // submit calls add for n distinct rows from c goroutines.

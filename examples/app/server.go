@@ -59,7 +59,7 @@ func NewServer(lc fx.Lifecycle, sd *fxshutdown.Shutdown, _ *fxasync.Scheduler, h
 		}()
 		return nil
 	}))
-	sd.Add("http-server", s.shutdown)
+	sd.Add(fxshutdown.Step{Name: "http-server", Run: s.shutdown})
 	return s
 }
 

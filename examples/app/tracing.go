@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/fxtools/background/fxasync"
 	"github.com/fxtools/background/fxasync/fxasyncotel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -28,14 +29,22 @@ func traceOptions(cfg Config) fx.Option {
 	}
 	return fx.Options(
 		fx.Provide(newTracerProvider),
-		fxasyncotel.Module,
+		fx.Decorate(traceTasks),
 		fx.Invoke(func(h *Handlers, tp trace.TracerProvider) { h.tracer = tp.Tracer("examples/app") }),
 	)
 }
 
+// traceTasks makes the scheduler's first middleware fxasyncotel's: a span
+// per task, around whatever the other middlewares do.
+func traceTasks(c fxasync.Config, tp trace.TracerProvider) fxasync.Config {
+	tracing := fxasyncotel.Middleware(fxasyncotel.Config{TracerProvider: tp})
+	c.Middleware = append([]fxasync.Middleware{tracing}, c.Middleware...)
+	return c
+}
+
 // newTracerProvider exports to stdout; it is built before the scheduler
-// (fxasyncotel's option feeds it), so its shutdown, which flushes the last
-// spans, runs after the drain.
+// (its Config's middleware needs it), so its shutdown, which flushes the
+// last spans, runs after the drain.
 func newTracerProvider(lc fx.Lifecycle) (trace.TracerProvider, error) {
 	exp, err := stdouttrace.New(stdouttrace.WithWriter(os.Stdout))
 	if err != nil {

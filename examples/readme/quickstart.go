@@ -32,4 +32,4 @@ func newLogger() (*zap.Logger, error) {
 	return cfg.Build()
 }
 
-var configured = fx.Supply(fxasync.Config{DrainTimeout: 3 * time.Second, MaxInFlight: 10_000})
+var configured = fx.Supply(fxasync.Config{DrainTimeout: 3 * time.Second, MaxPending: 10_000})

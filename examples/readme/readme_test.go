@@ -95,5 +95,5 @@ func TestShutdownOrder(t *testing.T) {
 	for _, o := range sd.Outcomes() {
 		names = append(names, o.Name)
 	}
-	assert.Equal(t, []string{"http-server", fxasync.DrainStepName, "cache", "runtime-pool"}, names)
+	assert.Equal(t, []string{"http-server", fxasync.StepName, "cache", "runtime-pool"}, names)
 }

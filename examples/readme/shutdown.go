@@ -14,13 +14,13 @@ import (
 
 func NewPool(sd *fxshutdown.Shutdown) *Pool {
 	p := startPool()
-	sd.Add("runtime-pool", p.Close) // a step is a func(context.Context) error
+	sd.Add(fxshutdown.Step{Name: "runtime-pool", Run: p.Close}) // a step is a func(context.Context) error
 	return p
 }
 
 func NewCache(sd *fxshutdown.Shutdown, p *Pool) *Cache {
 	c := newCache(p) // built after the pool it uses, so it stops before it
-	sd.Add("cache", c.Flush, fxshutdown.WithTimeout(2*time.Second))
+	sd.Add(fxshutdown.Step{Name: "cache", Run: c.Flush, Timeout: 2 * time.Second})
 	return c
 }
 
@@ -55,6 +55,6 @@ type Server struct{}
 
 // NewServer registers the server's step.
 func NewServer(sd *fxshutdown.Shutdown, _ *fxasync.Scheduler) *Server {
-	sd.Add("http-server", func(context.Context) error { return nil }) // http.Server.Shutdown, in a real one
+	sd.Add(fxshutdown.Step{Name: "http-server", Run: func(context.Context) error { return nil }}) // http.Server.Shutdown, in a real one
 	return &Server{}
 }

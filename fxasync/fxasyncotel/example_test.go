@@ -13,11 +13,12 @@ import (
 
 // A task started from a request gets a span of its own, the root of its
 // own trace, linked to the request's span.
-func ExampleWithTracing() {
+func ExampleMiddleware() {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec),
 		sdktrace.WithSampler(fxasyncotel.LinkedSampler(sdktrace.ParentBased(sdktrace.AlwaysSample()))))
-	s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasyncotel.WithTracing(tp))
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(),
+		Middleware: []fxasync.Middleware{fxasyncotel.Middleware(fxasyncotel.Config{TracerProvider: tp})}})
 
 	ctx, request := tp.Tracer("http").Start(context.Background(), "POST /v1/chat/completions")
 	s.Go(ctx, "log-usage", func(context.Context) error { return nil })

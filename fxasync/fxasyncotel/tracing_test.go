@@ -26,11 +26,17 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // setup returns a provider recording every span, and a scheduler tracing
 // with it.
-func setup(opts ...fxasyncotel.Option) (*tracetest.SpanRecorder, *sdktrace.TracerProvider, *fxasync.Scheduler) {
+func setup(cfg fxasyncotel.Config, more ...fxasync.Middleware) (*tracetest.SpanRecorder, *sdktrace.TracerProvider, *fxasync.Scheduler) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasyncotel.WithTracing(tp, opts...))
-	return rec, tp, s
+	cfg.TracerProvider = tp
+	return rec, tp, traced(tp, cfg, more...)
+}
+
+func traced(tp *sdktrace.TracerProvider, cfg fxasyncotel.Config, more ...fxasync.Middleware) *fxasync.Scheduler {
+	cfg.TracerProvider = tp
+	mws := append([]fxasync.Middleware{fxasyncotel.Middleware(cfg)}, more...)
+	return fxasync.New(fxasync.Config{Logger: zap.NewNop(), Middleware: mws})
 }
 
 func byName(rec *tracetest.SpanRecorder) map[string]sdktrace.ReadOnlySpan {
@@ -53,7 +59,7 @@ func attr(s sdktrace.ReadOnlySpan, k attribute.Key) attribute.Value {
 // By default a task's span is the root of its own trace, linked to the
 // request's span, and spans the task starts are its children.
 func TestTaskSpanIsALinkedRoot(t *testing.T) {
-	rec, tp, s := setup()
+	rec, tp, s := setup(fxasyncotel.Config{})
 	ctx, req := tp.Tracer("test").Start(context.Background(), "request")
 	s.Go(ctx, "log-usage", func(ctx context.Context) error {
 		_, insert := tp.Tracer("test").Start(ctx, "insert")
@@ -80,7 +86,7 @@ func TestTaskSpanIsALinkedRoot(t *testing.T) {
 
 // AsChild puts the task's span in the request's trace, under its span.
 func TestAsChild(t *testing.T) {
-	rec, tp, s := setup(fxasyncotel.AsChild())
+	rec, tp, s := setup(fxasyncotel.Config{AsChild: true})
 	ctx, req := tp.Tracer("test").Start(context.Background(), "request")
 	s.Go(ctx, "cache-set", func(context.Context) error { return nil })
 	require.NoError(t, s.Drain(context.Background()))
@@ -103,7 +109,7 @@ func (goexitErr) Error() string { runtime.Goexit(); return "" }
 // exception event with the stack; Goexit and a hostile error are reported
 // too, and every span ends.
 func TestOutcomes(t *testing.T) {
-	rec, _, s := setup()
+	rec, _, s := setup(fxasyncotel.Config{})
 	s.Go(context.Background(), "fails", func(context.Context) error { return errors.New("db down") })
 	s.Go(context.Background(), "panics", func(context.Context) error { panic("bad row") })
 	s.Go(context.Background(), "exits", func(context.Context) error { runtime.Goexit(); return nil })
@@ -164,7 +170,7 @@ func TestLinkedSampler(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := tracetest.NewSpanRecorder()
 			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSampler(tc.sampler))
-			s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasyncotel.WithTracing(tp))
+			s := traced(tp, fxasyncotel.Config{})
 			s.Go(ctx, "log-usage", func(context.Context) error { return nil })
 			s.Go(context.Background(), "unlinked", func(context.Context) error { return nil })
 			require.NoError(t, s.Drain(context.Background()))
@@ -173,17 +179,80 @@ func TestLinkedSampler(t *testing.T) {
 	}
 }
 
-// The fx module traces the scheduler's tasks with the graph's provider.
-func TestModule(t *testing.T) {
+// With fx, the Config supplied to the graph lists the middleware: the
+// graph's provider traces the scheduler's tasks.
+func TestWithFx(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	var s *fxasync.Scheduler
 	app := fxtest.New(t, fx.NopLogger, fx.Supply(zap.NewNop()),
 		fx.Provide(func() trace.TracerProvider { return tp }),
-		fxasync.Module, fxasyncotel.Module, fx.Populate(&s))
+		fx.Provide(func(tp trace.TracerProvider) fxasync.Config {
+			return fxasync.Config{Middleware: []fxasync.Middleware{fxasyncotel.Middleware(fxasyncotel.Config{TracerProvider: tp})}}
+		}),
+		fxasync.Module, fx.Populate(&s))
 	app.RequireStart()
 	s.Go(context.Background(), "log-usage", func(context.Context) error { return nil })
 	app.RequireStop()
 	require.Len(t, rec.Ended(), 1)
 	assert.Equal(t, "log-usage", rec.Ended()[0].Name())
+}
+
+// A middleware after the tracer that retries makes one span of both
+// attempts; one that panics is recorded as the task's panic, and passed on
+// to the scheduler, which counts it.
+func TestSpanAroundOtherMiddleware(t *testing.T) {
+	retry := func(ctx context.Context, _ fxasync.TaskInfo, next func(context.Context) error) error {
+		if err := next(ctx); err != nil {
+			return next(ctx)
+		}
+		return nil
+	}
+	panics := func(ctx context.Context, t fxasync.TaskInfo, next func(context.Context) error) error {
+		if t.Label == "mw-panics" {
+			panic("middleware")
+		}
+		return next(ctx)
+	}
+	rec, _, s := setup(fxasyncotel.Config{}, retry, panics)
+	attempts := 0
+	s.Go(context.Background(), "flaky", func(context.Context) error {
+		if attempts++; attempts == 1 {
+			return errors.New("once")
+		}
+		return nil
+	})
+	s.Go(context.Background(), "mw-panics", func(context.Context) error { return nil })
+	require.NoError(t, s.Drain(context.Background()))
+	spans := byName(rec)
+	require.Len(t, spans, 2)
+	assert.Equal(t, "succeeded", attr(spans["flaky"], fxasyncotel.OutcomeKey).AsString())
+	assert.Equal(t, "panicked", attr(spans["mw-panics"], fxasyncotel.OutcomeKey).AsString())
+	assert.Equal(t, int64(1), s.Stats().Total.Panicked, "the panic reached the scheduler")
+	assert.Equal(t, int64(1), s.Stats().Total.Succeeded)
+}
+
+// A returned error whose Unwrap panics or calls runtime.Goexit costs
+// nothing but its detail: the span ends, the task is counted failed.
+func TestHostileUnwrap(t *testing.T) {
+	rec, _, s := setup(fxasyncotel.Config{})
+	s.Go(context.Background(), "unwrap-panics", func(context.Context) error { return unwrapErr{exit: false} })
+	s.Go(context.Background(), "unwrap-exits", func(context.Context) error { return unwrapErr{exit: true} })
+	require.NoError(t, s.Drain(context.Background()))
+	spans := byName(rec)
+	require.Len(t, spans, 2)
+	for name, span := range spans {
+		assert.Equal(t, "failed", attr(span, fxasyncotel.OutcomeKey).AsString(), name)
+	}
+	assert.Equal(t, int64(2), s.Stats().Total.Failed)
+}
+
+type unwrapErr struct{ exit bool }
+
+func (unwrapErr) Error() string { return "hostile unwrap" }
+func (e unwrapErr) Unwrap() error {
+	if e.exit {
+		runtime.Goexit()
+	}
+	panic("Unwrap")
 }

@@ -8,7 +8,6 @@
 // Metrics:
 //
 //	fxasync_tasks_pending{label}                 gauge, admitted and not finished
-//	fxasync_tasks_in_flight{label}               gauge, the same; deprecated, goes in the next release
 //	fxasync_tasks_total{label,outcome}           counter; outcome: succeeded, failed, panicked, rejected
 //	fxasync_task_duration_seconds{label}         histogram, 0.5 ms to 60 s, from submission to return
 //	fxasync_tasks_waiting{label}                 gauge, Go calls waiting for a slot (not pending)
@@ -21,7 +20,7 @@
 //	fxasync_handoff_tasks_total{kind,outcome}    counter; outcome: inserted, fast, claim_lost, deferred,
 //	                                             memory, spilled, by_queue (see fxasync.HandOffStats)
 //
-// Labels share the scheduler's cap on distinct labels (fxasync.WithMaxLabels):
+// Labels share the scheduler's cap on distinct labels (fxasync.Config.MaxLabels):
 // past it, tasks are counted under fxasync.OverflowLabel, so a dynamic label
 // cannot explode the number of series. Labels are valid UTF-8 and bounded in
 // length (the scheduler cleans them at submission), and a scrape never
@@ -37,8 +36,6 @@ import (
 var (
 	pendingDesc = prometheus.NewDesc("fxasync_tasks_pending",
 		"Tasks admitted and not finished.", []string{"label"}, nil)
-	inFlightDesc = prometheus.NewDesc("fxasync_tasks_in_flight",
-		"Deprecated: use fxasync_tasks_pending. Tasks admitted and not finished.", []string{"label"}, nil)
 	totalDesc = prometheus.NewDesc("fxasync_tasks_total",
 		"Tasks submitted, by how they ended.", []string{"label", "outcome"}, nil)
 	durationDesc = prometheus.NewDesc("fxasync_task_duration_seconds",
@@ -70,7 +67,7 @@ func NewCollector(s *fxasync.Scheduler) *Collector { return &Collector{s: s} }
 // Describe sends the descriptors of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{waitingDesc, drainLostDesc, batchPendingDesc, batchItemsDesc, batchSizeDesc, handOffDesc,
-		pendingDesc, inFlightDesc, totalDesc, durationDesc, drainDurationDesc, drainAbandonedDesc} {
+		pendingDesc, totalDesc, durationDesc, drainDurationDesc, drainAbandonedDesc} {
 		ch <- d
 	}
 }
@@ -79,7 +76,6 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, l := range c.s.Stats().Labels {
 		ch <- metric(pendingDesc, prometheus.GaugeValue, float64(l.Pending), l.Label)
-		ch <- metric(inFlightDesc, prometheus.GaugeValue, float64(l.Pending), l.Label)
 		for _, o := range []struct {
 			name string
 			n    int64

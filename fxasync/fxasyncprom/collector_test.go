@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fxtools/background/fxasync"
 	"github.com/fxtools/background/fxasync/fxasyncprom"
@@ -26,7 +27,7 @@ func ok(context.Context) error { return nil }
 // The metrics match what the scheduler did: known successes, failures,
 // panics and rejections, the histogram count, and the drain.
 func TestCollectorMatchesBehaviour(t *testing.T) {
-	s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithMaxLabels(3))
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), MaxLabels: 3})
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(fxasyncprom.NewCollector(s)))
 
@@ -66,18 +67,12 @@ fxasync_tasks_pending{label="(other)"} 0
 fxasync_tasks_pending{label="cache-set"} 0
 fxasync_tasks_pending{label="log-usage"} 0
 fxasync_tasks_pending{label="tracing-stream-a"} 0
-# HELP fxasync_tasks_in_flight Deprecated: use fxasync_tasks_pending. Tasks admitted and not finished.
-# TYPE fxasync_tasks_in_flight gauge
-fxasync_tasks_in_flight{label="(other)"} 0
-fxasync_tasks_in_flight{label="cache-set"} 0
-fxasync_tasks_in_flight{label="log-usage"} 0
-fxasync_tasks_in_flight{label="tracing-stream-a"} 0
 # HELP fxasync_drain_abandoned_tasks Tasks still pending when the last drain returned.
 # TYPE fxasync_drain_abandoned_tasks gauge
 fxasync_drain_abandoned_tasks 0
 `
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want),
-		"fxasync_tasks_total", "fxasync_tasks_pending", "fxasync_tasks_in_flight", "fxasync_drain_abandoned_tasks"))
+		"fxasync_tasks_total", "fxasync_tasks_pending", "fxasync_drain_abandoned_tasks"))
 
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
@@ -130,7 +125,7 @@ func TestModuleFindsARegistryOrRefusesToStart(t *testing.T) {
 // one are cleaned at submission, so every scrape succeeds with one series
 // per label.
 func TestScrapeSurvivesHostileLabels(t *testing.T) {
-	s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithMaxLabels(4))
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), MaxLabels: 4})
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(fxasyncprom.NewCollector(s)))
 	for _, l := range []string{"/v1/\xff\xfe", fxasync.OverflowLabel, fxasync.UnlabeledLabel, "",
@@ -161,7 +156,7 @@ func TestScrapeSurvivesHostileLabels(t *testing.T) {
 
 // A batcher's figures and the last stop's losses are exported.
 func TestCollectorBatcherAndLosses(t *testing.T) {
-	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(fxasyncprom.NewCollector(s)))
 	b := fxasync.NewBatcher(s, "rows", func(context.Context, []int) error { return nil }, fxasync.BatcherConfig{MaxBatch: 2})
@@ -204,7 +199,7 @@ fxasync_drain_lost{label="late"} 1
 // A hand-off's figures are exported per kind and outcome; a kind that is not
 // valid UTF-8 does not fail the scrape.
 func TestCollectorHandOffs(t *testing.T) {
-	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(fxasyncprom.NewCollector(s)))
 	s.AddHandOff(func() []fxasync.HandOffStats {
@@ -230,4 +225,40 @@ fxasync_handoff_tasks_total{kind="bad�",outcome="memory"} 0
 fxasync_handoff_tasks_total{kind="bad�",outcome="spilled"} 0
 `
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want), "fxasync_handoff_tasks_total"))
+}
+
+// One figure has one value: with a batcher holding items, the pending
+// gauge, Pending and Stats agree (no task is pending; the items are the
+// batcher's gauge), and while its write runs all three count that task.
+func TestPendingGaugeIsPendingWithABatcherOpen(t *testing.T) {
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(fxasyncprom.NewCollector(s)))
+	writing, release := make(chan struct{}), make(chan struct{})
+	b := fxasync.NewBatcher(s, "usage-rows", func(context.Context, []int) error {
+		close(writing)
+		<-release
+		return nil
+	}, fxasync.BatcherConfig{MaxBatch: 2, MaxDelay: time.Hour})
+	gauge := func(name string) float64 {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		sum := 0.0
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				for _, m := range mf.GetMetric() {
+					sum += m.GetGauge().GetValue()
+				}
+			}
+		}
+		return sum
+	}
+	require.NoError(t, b.Add(context.Background(), 1))
+	assert.Equal(t, []float64{0, 0, 0}, []float64{gauge("fxasync_tasks_pending"), float64(s.Pending()), float64(s.Stats().Total.Pending)})
+	assert.Equal(t, 1.0, gauge("fxasync_batch_items_pending"))
+	require.NoError(t, b.Add(context.Background(), 2))
+	<-writing
+	assert.Equal(t, []float64{1, 1, 1}, []float64{gauge("fxasync_tasks_pending"), float64(s.Pending()), float64(s.Stats().Total.Pending)})
+	close(release)
+	require.NoError(t, s.Drain(context.Background()))
 }

@@ -110,7 +110,7 @@ func (k *Kind[T]) inTx(ctx context.Context, args T, claim func(*sql.Tx) (bool, e
 // snapshot saw it (available, attempt 0), which reads as a claim; the race
 // test wrote 7 of 1,000 effects twice that way. A plain DELETE re-checks
 // its WHERE on the row River committed.
-func (h *Handoff) claim(ctx context.Context, tx *sql.Tx, id int64) (bool, error) {
+func (h *HandOff) claim(ctx context.Context, tx *sql.Tx, id int64) (bool, error) {
 	q := "DELETE FROM river_job WHERE id = ? AND attempt = 0 AND state IN ('scheduled', 'available')"
 	if h.cfg.Dialect == Postgres {
 		q = "DELETE FROM river_job WHERE id = $1 AND attempt = 0 AND state IN ('scheduled', 'available')"
@@ -137,13 +137,13 @@ func (k *Kind[T]) leave(ctx context.Context, err error) error {
 
 // track and settle keep the set of fast-path jobs started and not settled,
 // which Stop makes runnable at once.
-func (h *Handoff) track(id int64) {
+func (h *HandOff) track(id int64) {
 	h.mu.Lock()
 	h.out[id] = struct{}{}
 	h.mu.Unlock()
 }
 
-func (h *Handoff) settle(id int64) {
+func (h *HandOff) settle(id int64) {
 	h.mu.Lock()
 	delete(h.out, id)
 	h.mu.Unlock()

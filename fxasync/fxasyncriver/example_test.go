@@ -30,7 +30,7 @@ func ExampleRegister() {
 	defer db.Close()
 	_, _ = db.Exec("CREATE TABLE visits (page TEXT NOT NULL)")
 
-	sched := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+	sched := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
 	h := fxasyncriver.New(db, sched, fxasyncriver.Config{})
 	visits := fxasyncriver.Register(h, func(ctx context.Context, tx *sql.Tx, v Visit) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO visits (page) VALUES (?)", v.Page)

@@ -1,6 +1,6 @@
 package fxasyncriver
 
-// This file holds the Handoff: River's client on the application's *sql.DB,
+// This file holds the HandOff: River's client on the application's *sql.DB,
 // its configuration, and its start and stop.
 
 import (
@@ -19,6 +19,8 @@ import (
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
 )
 
 // Dialect is the database River shares with the application.
@@ -33,23 +35,23 @@ const (
 	Postgres
 )
 
-// Defaults of Config.
+// Defaults of a zero Config field.
 const (
-	DefaultLease       = 30 * time.Second
-	DefaultMaxWorkers  = 10
-	DefaultRescueAfter = 2 * time.Minute
+	defaultLease       = 30 * time.Second
+	defaultMaxWorkers  = 10
+	defaultRescueAfter = 2 * time.Minute
 )
 
-// Config configures a Handoff. The zero value is SQLite with the defaults.
+// Config configures a HandOff. The zero value is SQLite with the defaults.
 type Config struct {
 	Dialect Dialect
 	// Lease is how long River leaves a durable job to the fast path before
 	// running it itself: longer than a task takes, so that River runs only
-	// the tasks of a process that died. Default DefaultLease.
+	// the tasks of a process that died. Default 30 s.
 	Lease time.Duration
 	// Queue is River's queue for the jobs. Default river.QueueDefault.
 	Queue string
-	// MaxWorkers is River's workers for the queue. Default DefaultMaxWorkers.
+	// MaxWorkers is River's workers for the queue. Default 10.
 	MaxWorkers int
 	// PollInterval is how often River looks for jobs made runnable without
 	// a notification (a lease that ended, the sweep, Stop's release).
@@ -62,43 +64,56 @@ type Config struct {
 	// cancels a job's context at half of it. A run that outlives its rescue
 	// (a slow process, not a dead one) rolls back instead of writing the
 	// effect twice: its transaction holds the job at its attempt. Default
-	// DefaultRescueAfter; River's own is an hour.
+	// 2 min; River's own is an hour.
 	RescueAfter time.Duration
-	// Logger receives River's logs and the hand-off's. Default: stderr,
-	// warnings and errors only.
-	Logger *slog.Logger
+	// Logger receives River's logs and the hand-off's, warnings and errors,
+	// through Logger.Named("river"). Nil: Slog; without either, stderr.
+	// Module fills it from the graph's *zap.Logger, else its *slog.Logger.
+	Logger *zap.Logger
+	// Slog is used when Logger is nil, as River logs: all its levels.
+	Slog *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
 	if c.Lease <= 0 {
-		c.Lease = DefaultLease
+		c.Lease = defaultLease
 	}
 	if c.Queue == "" {
 		c.Queue = river.QueueDefault
 	}
 	if c.MaxWorkers <= 0 {
-		c.MaxWorkers = DefaultMaxWorkers
+		c.MaxWorkers = defaultMaxWorkers
 	}
 	if c.RescueAfter <= 0 {
-		c.RescueAfter = DefaultRescueAfter
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		c.RescueAfter = defaultRescueAfter
 	}
 	return c
+}
+
+// slogger is the *slog.Logger River logs to.
+func (c Config) slogger() *slog.Logger {
+	switch {
+	case c.Logger != nil:
+		z := c.Logger.Named("river").WithOptions(zap.IncreaseLevel(zap.WarnLevel))
+		return slog.New(zapslog.NewHandler(z.Core(), zapslog.WithName(z.Name())))
+	case c.Slog != nil:
+		return c.Slog
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // ErrNotStarted is returned by a kind's submissions before Start and after
 // Stop.
 var ErrNotStarted = errors.New("fxasyncriver: hand-off not started")
 
-// Handoff runs durable tasks on a fxasync.Scheduler, with River as their
+// HandOff runs durable tasks on a fxasync.Scheduler, with River as their
 // keeper. Register kinds, then Start; Stop after the scheduler's drain and
 // before the database closes (Module orders it so).
-type Handoff struct {
+type HandOff struct {
 	db      *sql.DB
 	sched   *fxasync.Scheduler
 	cfg     Config
+	log     *slog.Logger // River's and the hand-off's
 	driver  riverdriver.Driver[*sql.Tx]
 	workers *river.Workers
 	kinds   map[string]*kindStats
@@ -114,15 +129,15 @@ type Handoff struct {
 	stopped  <-chan struct{}    // River's, from Stop: closed once River has wound down
 }
 
-// New returns a Handoff that keeps jobs in db, next to the tables the
+// New returns a HandOff that keeps jobs in db, next to the tables the
 // handlers write, and runs fast paths on s.
-func New(db *sql.DB, s *fxasync.Scheduler, cfg Config) *Handoff {
+func New(db *sql.DB, s *fxasync.Scheduler, cfg Config) *HandOff {
 	cfg = cfg.withDefaults()
 	var d riverdriver.Driver[*sql.Tx] = riversqlite.New(db)
 	if cfg.Dialect == Postgres {
 		d = riverdatabasesql.New(db)
 	}
-	h := &Handoff{db: db, cfg: cfg, driver: d, workers: river.NewWorkers(),
+	h := &HandOff{db: db, cfg: cfg, log: cfg.slogger(), driver: d, workers: river.NewWorkers(),
 		kinds: map[string]*kindStats{}, out: map[int64]struct{}{}, live: map[uint64]spilled{}}
 	h.setScheduler(s)
 	return h
@@ -130,7 +145,7 @@ func New(db *sql.DB, s *fxasync.Scheduler, cfg Config) *Handoff {
 
 // setScheduler gives h the scheduler its tasks run on, which reports h's
 // figures too.
-func (h *Handoff) setScheduler(s *fxasync.Scheduler) {
+func (h *HandOff) setScheduler(s *fxasync.Scheduler) {
 	h.sched = s
 	if s != nil {
 		s.AddHandOff(h.Stats)
@@ -140,7 +155,7 @@ func (h *Handoff) setScheduler(s *fxasync.Scheduler) {
 // Start migrates River's tables, makes leftover jobs runnable (SQLite) and
 // starts River's workers. ctx bounds the first two; the workers run until
 // Stop, whatever becomes of ctx.
-func (h *Handoff) Start(ctx context.Context) error {
+func (h *HandOff) Start(ctx context.Context) error {
 	if h.err != nil {
 		return h.err
 	}
@@ -151,7 +166,7 @@ func (h *Handoff) Start(ctx context.Context) error {
 	c, err := river.NewClient(h.driver, &river.Config{
 		Queues:              map[string]river.QueueConfig{h.cfg.Queue: {MaxWorkers: h.cfg.MaxWorkers}},
 		Workers:             h.workers,
-		Logger:              h.cfg.Logger,
+		Logger:              h.log,
 		FetchOnlyKnownKinds: true,
 		// No listener: River's SQLite listener polls every 50 ms, on the one
 		// connection the application's writes need (it cut a slow database's
@@ -199,7 +214,7 @@ func (h *Handoff) Start(ctx context.Context) error {
 // each, River's stop the rest, so a database that is down costs its spill,
 // counted, not the step's bound. River is stopped in every case, a panic
 // in the spill included.
-func (h *Handoff) Stop(ctx context.Context) (err error) {
+func (h *HandOff) Stop(ctx context.Context) (err error) {
 	h.mu.Lock()
 	c := h.client
 	h.client = nil
@@ -226,7 +241,7 @@ func (h *Handoff) Stop(ctx context.Context) (err error) {
 
 // spillGuarded is spill, with a panic in it (a marshaller's, River's) made
 // a *SpillError: the tasks it held are lost, and counted.
-func (h *Handoff) spillGuarded(ctx context.Context, c *river.Client[*sql.Tx]) (n int, err error) {
+func (h *HandOff) spillGuarded(ctx context.Context, c *river.Client[*sql.Tx]) (n int, err error) {
 	todo := h.unsettled()
 	defer func() {
 		if p := recover(); p != nil {
@@ -274,7 +289,7 @@ func deadline(ctx context.Context) time.Time {
 }
 
 // started returns River's client, or nil outside Start…Stop.
-func (h *Handoff) started() *river.Client[*sql.Tx] {
+func (h *HandOff) started() *river.Client[*sql.Tx] {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.client

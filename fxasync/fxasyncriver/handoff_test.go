@@ -22,7 +22,7 @@ import (
 type rig struct {
 	db    *sql.DB
 	sched *fxasync.Scheduler
-	h     *Handoff
+	h     *HandOff
 	kind  *Kind[effect]
 }
 
@@ -34,7 +34,7 @@ func newRig(t testing.TB, db *sql.DB, cfg Config) *rig {
 
 // newRigWith is newRig with the effect kind's handler.
 func newRigWith(t testing.TB, db *sql.DB, cfg Config, handle Handler[effect]) *rig {
-	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
 	h := New(db, s, cfg)
 	r := &rig{db: db, sched: s, h: h, kind: Register(h, handle)}
 	require.NoError(t, h.Start(context.Background()))
@@ -43,7 +43,7 @@ func newRigWith(t testing.TB, db *sql.DB, cfg Config, handle Handler[effect]) *r
 }
 
 // stopAtCleanup drains s, stops h and closes db when the test ends.
-func stopAtCleanup(t testing.TB, s *fxasync.Scheduler, h *Handoff, db *sql.DB) {
+func stopAtCleanup(t testing.TB, s *fxasync.Scheduler, h *HandOff, db *sql.DB) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -203,7 +203,7 @@ func TestFailedFastPathIsRetriedByRiver(t *testing.T) {
 func TestRiverOutlivesTheStartContext(t *testing.T) {
 	db, err := openSQLite(filepath.Join(t.TempDir(), "app.db"))
 	require.NoError(t, err)
-	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
 	h := New(db, s, Config{Lease: 50 * time.Millisecond, PollInterval: 10 * time.Millisecond})
 	kind := Register(h, writeEffect(SQLite))
 	ctx, cancel := context.WithCancel(context.Background())

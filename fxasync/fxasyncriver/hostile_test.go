@@ -56,7 +56,7 @@ func untilCut(ctx context.Context, _ hostile) error { <-ctx.Done(); return ctx.E
 type cutRig struct {
 	db    *sql.DB
 	sched *fxasync.Scheduler
-	h     *Handoff
+	h     *HandOff
 	kind  *Kind[hostile]
 }
 
@@ -67,7 +67,7 @@ func newCutRig(t *testing.T, db *sql.DB, d Dialect) *cutRig {
 // newHostileRig starts a hand-off of the hostile kind, with before as the
 // kind's Before work when not nil.
 func newHostileRig(t *testing.T, db *sql.DB, d Dialect, before func(context.Context, hostile) error) *cutRig {
-	s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithDrainTimeout(100*time.Millisecond))
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), DrainTimeout: 100 * time.Millisecond})
 	h := New(db, s, Config{Dialect: d})
 	k := Register(h, writeHostile(d))
 	if before != nil {
@@ -250,8 +250,8 @@ func TestStartWarnsOfJobsOfUnknownKinds(t *testing.T) {
 	db := leaveHostileJobs(t, path, 3)
 
 	logs := &syncWriter{}
-	s := fxasync.New(fxasync.WithLogger(zap.NewNop()))
-	h := New(db, s, Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
+	h := New(db, s, Config{Slog: slog.New(slog.NewTextHandler(logs, nil))})
 	Register(h, writeEffect(SQLite)) // "hostile" is no longer registered
 	require.NoError(t, h.Start(context.Background()))
 	stopAtCleanup(t, s, h, db)

@@ -25,7 +25,7 @@ type Handler[T JobArgs] func(ctx context.Context, tx *sql.Tx, args T) error
 
 // Kind is a registered task kind.
 type Kind[T JobArgs] struct {
-	h      *Handoff
+	h      *HandOff
 	name   string
 	handle Handler[T]
 	before func(ctx context.Context, args T) error
@@ -37,7 +37,7 @@ type Kind[T JobArgs] struct {
 // fast path and River's worker alike. Register before Start; a kind
 // registered twice, or after Start, makes Start return the error, and
 // every submission of the kind returned (Go, InsertTx, Submit) too.
-func Register[T JobArgs](h *Handoff, handle Handler[T]) *Kind[T] {
+func Register[T JobArgs](h *HandOff, handle Handler[T]) *Kind[T] {
 	var zero T
 	k := &Kind[T]{h: h, name: zero.Kind(), handle: handle, stats: &kindStats{}}
 	err := h.register(k.name, k.stats)
@@ -53,7 +53,7 @@ func Register[T JobArgs](h *Handoff, handle Handler[T]) *Kind[T] {
 	return k
 }
 
-func (h *Handoff) register(name string, st *kindStats) error {
+func (h *HandOff) register(name string, st *kindStats) error {
 	if h.started() != nil {
 		return fmt.Errorf("after Start")
 	}
@@ -193,7 +193,7 @@ var errStaleAttempt = errors.New("fxasyncriver: the job was rescued and is anoth
 // dead) then rolls back instead of writing the effect a second time: the
 // rescuer's update waits for tx, and JobCompleteTx alone checks the state,
 // not the attempt.
-func (h *Handoff) fence(ctx context.Context, tx *sql.Tx, id int64, attempt int) error {
+func (h *HandOff) fence(ctx context.Context, tx *sql.Tx, id int64, attempt int) error {
 	q := "UPDATE river_job SET attempted_at = attempted_at WHERE id = ? AND attempt = ? AND state = 'running'"
 	if h.cfg.Dialect == Postgres {
 		q = "UPDATE river_job SET attempted_at = attempted_at WHERE id = $1 AND attempt = $2 AND state = 'running'"

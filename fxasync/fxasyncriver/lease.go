@@ -19,13 +19,13 @@ import (
 // replica runs the keeper: the UPDATEs are idempotent, and the rows they
 // touch are locked one at a time. A rescued job keeps its attempt; River's
 // next run is the next attempt, so the old run, if its process lives after
-// all, fails its fence (Handoff.fence) and writes nothing.
+// all, fails its fence (HandOff.fence) and writes nothing.
 type leaseKeeper struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-func startLeaseKeeper(h *Handoff) *leaseKeeper {
+func startLeaseKeeper(h *HandOff) *leaseKeeper {
 	ctx, cancel := context.WithCancel(context.Background())
 	k := &leaseKeeper{cancel: cancel, done: make(chan struct{})}
 	kinds := slices.Sorted(maps.Keys(h.kinds))
@@ -51,7 +51,7 @@ func startLeaseKeeper(h *Handoff) *leaseKeeper {
 					kinds, h.cfg.RescueAfter.Seconds())
 			}
 			if err != nil && ctx.Err() == nil {
-				h.cfg.Logger.Warn("fxasyncriver: making ended leases and dead runs runnable", "error", err)
+				h.log.Warn("fxasyncriver: making ended leases and dead runs runnable", "error", err)
 			}
 		}
 	}()

@@ -37,7 +37,7 @@ func TestModuleStopsAfterTheDrainAndBeforeTheDatabase(t *testing.T) {
 				}),
 				fxasync.Module,
 				Module,
-				fx.Invoke(func(h *Handoff) {
+				fx.Invoke(func(h *HandOff) {
 					write := writeEffect(SQLite)
 					k = Register(h, func(ctx context.Context, tx *sql.Tx, e effect) error {
 						time.Sleep(2 * time.Millisecond) // still running when the stop begins
@@ -80,7 +80,7 @@ func TestModuleLogsThroughZap(t *testing.T) {
 			return db, err
 		}),
 		fxasync.Module, Module,
-		fx.Invoke(func(h *Handoff) { Register(h, writeEffect(SQLite)) }))
+		fx.Invoke(func(h *HandOff) { Register(h, writeEffect(SQLite)) }))
 	app.RequireStart()
 	app.RequireStop()
 	warn := logs.FilterMessageSnippet("jobs of kinds not registered here").All()

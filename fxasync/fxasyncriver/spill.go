@@ -84,7 +84,7 @@ func SpillBatcher[T JobArgs](k *Kind[T], b *fxasync.Batcher[T]) {
 }
 
 // hold records an in-memory task until it settles; drop forgets it.
-func (h *Handoff) hold(s spilled) uint64 {
+func (h *HandOff) hold(s spilled) uint64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.liveSeq++
@@ -92,7 +92,7 @@ func (h *Handoff) hold(s spilled) uint64 {
 	return h.liveSeq
 }
 
-func (h *Handoff) drop(id uint64) {
+func (h *HandOff) drop(id uint64) {
 	h.mu.Lock()
 	delete(h.live, id)
 	h.mu.Unlock()
@@ -107,7 +107,7 @@ func (h *Handoff) drop(id uint64) {
 // MarshalJSON panics or fails, or (Postgres) whose JSON jsonb refuses, is
 // counted lost and the others are handed off. A failed insert loses them
 // all, counted. Either way the error is a *SpillError with the count.
-func (h *Handoff) spill(ctx context.Context, c *river.Client[*sql.Tx], todo []spilled) (int, error) {
+func (h *HandOff) spill(ctx context.Context, c *river.Client[*sql.Tx], todo []spilled) (int, error) {
 	if len(todo) == 0 {
 		return 0, nil
 	}
@@ -131,7 +131,7 @@ func (h *Handoff) spill(ctx context.Context, c *river.Client[*sql.Tx], todo []sp
 }
 
 // unsettled takes the in-memory tasks and batcher items left to spill.
-func (h *Handoff) unsettled() []spilled {
+func (h *HandOff) unsettled() []spilled {
 	h.mu.Lock()
 	todo := slices.Collect(maps.Values(h.live))
 	clear(h.live)
@@ -146,7 +146,7 @@ func (h *Handoff) unsettled() []spilled {
 // encode turns the items that encode into insert parameters, and returns
 // them, the items they hold, and one error per item that does not (at
 // most maxSpillErrors kept: they are for a log line).
-func (h *Handoff) encode(todo []spilled) (params []river.InsertManyParams, good []spilled, bad []error) {
+func (h *HandOff) encode(todo []spilled) (params []river.InsertManyParams, good []spilled, bad []error) {
 	opts := &river.InsertOpts{Queue: h.cfg.Queue}
 	nBad := 0
 	for _, s := range todo {
@@ -214,7 +214,7 @@ func (a encodedArgs) Kind() string                 { return a.kind }
 func (a encodedArgs) MarshalJSON() ([]byte, error) { return a.raw, nil }
 
 // insertMany inserts params in one transaction.
-func (h *Handoff) insertMany(ctx context.Context, c *river.Client[*sql.Tx], params []river.InsertManyParams) error {
+func (h *HandOff) insertMany(ctx context.Context, c *river.Client[*sql.Tx], params []river.InsertManyParams) error {
 	tx, err := h.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

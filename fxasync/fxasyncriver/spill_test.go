@@ -22,7 +22,7 @@ func TestStopSpillsWhatTheDrainCutShort(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.db")
 	db, err := openSQLite(path)
 	require.NoError(t, err)
-	s := fxasync.New(fxasync.WithLogger(zap.NewNop()), fxasync.WithDrainTimeout(100*time.Millisecond))
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), DrainTimeout: 100 * time.Millisecond})
 	h := New(db, s, Config{})
 	untilCut := func(ctx context.Context, _ effect) error { <-ctx.Done(); return ctx.Err() }
 	k := Register(h, writeEffect(SQLite)).Before(untilCut)

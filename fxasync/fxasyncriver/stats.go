@@ -21,7 +21,7 @@ type KindStats = fxasync.HandOffStats
 
 // Stats returns each registered kind's figures, sorted by kind. The
 // scheduler reports them too (fxasync.Scheduler.HandOffs), for exporters.
-func (h *Handoff) Stats() []KindStats {
+func (h *HandOff) Stats() []KindStats {
 	out := make([]KindStats, 0, len(h.kinds))
 	for _, k := range slices.Sorted(maps.Keys(h.kinds)) {
 		s := h.kinds[k]

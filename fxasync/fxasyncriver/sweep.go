@@ -26,8 +26,8 @@ const migrateLock = 0x66786173796e63 // "fxasync"
 // migrate applies River's migrations. On Postgres, under a session
 // advisory lock (migrations cannot share one transaction: one adds an enum
 // value the next uses): a replica that waited finds them applied.
-func (h *Handoff) migrate(ctx context.Context) error {
-	m, err := rivermigrate.New(h.driver, &rivermigrate.Config{Logger: h.cfg.Logger})
+func (h *HandOff) migrate(ctx context.Context) error {
+	m, err := rivermigrate.New(h.driver, &rivermigrate.Config{Logger: h.log})
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func (h *Handoff) migrate(ctx context.Context) error {
 // River starts: with one process owning a SQLite file, a job still leased
 // or running belongs to a process that is gone. Without the sweep, leased
 // jobs wait out their lease and running ones River's rescuer (an hour).
-func (h *Handoff) sweep(ctx context.Context, c *river.Client[*sql.Tx]) error {
+func (h *HandOff) sweep(ctx context.Context, c *river.Client[*sql.Tx]) error {
 	kinds := slices.Sorted(maps.Keys(h.kinds))
 	if len(kinds) == 0 {
 		return nil
@@ -65,7 +65,7 @@ func (h *Handoff) sweep(ctx context.Context, c *river.Client[*sql.Tx]) error {
 }
 
 // retryLeased makes the kinds' leased (scheduled) jobs runnable at once.
-func (h *Handoff) retryLeased(ctx context.Context, c *river.Client[*sql.Tx], kinds []string) error {
+func (h *HandOff) retryLeased(ctx context.Context, c *river.Client[*sql.Tx], kinds []string) error {
 	for {
 		res, err := c.JobList(ctx, river.NewJobListParams().Kinds(kinds...).
 			States(rivertype.JobStateScheduled).First(1000))
@@ -80,7 +80,7 @@ func (h *Handoff) retryLeased(ctx context.Context, c *river.Client[*sql.Tx], kin
 
 // release makes the fast-path jobs that did not settle runnable at once,
 // and returns how many.
-func (h *Handoff) release(ctx context.Context, c *river.Client[*sql.Tx]) (int, error) {
+func (h *HandOff) release(ctx context.Context, c *river.Client[*sql.Tx]) (int, error) {
 	h.mu.Lock()
 	left := slices.Collect(maps.Keys(h.out))
 	clear(h.out)
@@ -92,7 +92,7 @@ func (h *Handoff) release(ctx context.Context, c *river.Client[*sql.Tx]) (int, e
 }
 
 // retry makes jobs runnable now, in one transaction.
-func (h *Handoff) retry(ctx context.Context, c *river.Client[*sql.Tx], jobs []int64) error {
+func (h *HandOff) retry(ctx context.Context, c *river.Client[*sql.Tx], jobs []int64) error {
 	if len(jobs) == 0 {
 		return nil
 	}
@@ -123,7 +123,7 @@ func isGone(err error) bool { return errors.Is(err, rivertype.ErrNotFound) }
 // kind no kind registered here handles (a kind renamed or removed): River
 // fetches known kinds only, so they wait for a process that registers them.
 // At most ten kinds are named, the largest first, with the total.
-func (h *Handoff) warnUnknown(ctx context.Context) {
+func (h *HandOff) warnUnknown(ctx context.Context) {
 	kinds := slices.Sorted(maps.Keys(h.kinds))
 	q := "SELECT kind, COUNT(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable')"
 	args := make([]any, len(kinds))
@@ -161,7 +161,7 @@ func (h *Handoff) warnUnknown(ctx context.Context) {
 		}
 	}
 	if total > 0 {
-		h.cfg.Logger.Warn("fxasyncriver: jobs of kinds not registered here wait in River's table",
+		h.log.Warn("fxasyncriver: jobs of kinds not registered here wait in River's table",
 			"jobs", total, "kinds", strings.Join(named, ", "))
 	}
 }

@@ -23,6 +23,9 @@ type Engine struct {
 	labels labelTable
 	limits limits
 	holds  holds
+	// holdsLive counts the holds not released: the gate counts them as
+	// pending, Pending and Stats do not.
+	holdsLive atomic.Int64
 
 	scope      scope // the stop context: Done of every task context
 	cancelStop context.CancelCauseFunc
@@ -48,11 +51,11 @@ func New(cfg Config) *Engine {
 		cfg.Logger = logx.Stderr(zapcore.WarnLevel)
 	}
 	e := &Engine{clock: clock.Real, log: cfg.Logger, cfg: cfg, epoch: time.Now()}
-	e.run = runOptions{pprofLabels: cfg.PprofLabels, middleware: cfg.Middleware(), epoch: e.epoch}
+	e.run = runOptions{pprofLabels: cfg.PprofLabels, middleware: cfg.Middleware, panic: cfg.Panic, panicOf: cfg.PanicOf, now: e.now}
 	e.scope.stop, e.cancelStop = context.WithCancelCause(context.Background())
-	e.gate = newGate(cfg.MaxInFlight, e.now, func() { e.shut(context.Canceled) })
+	e.gate = newGate(cfg.MaxPending, e.now, func() { e.shut(context.Canceled) })
 	e.pool = newPool(e.execute, cfg.IdleTimeout)
-	e.labels.init(cfg.MaxLabels, cfg.LimitOf)
+	e.labels.init(cfg.MaxLabels, cfg.limitOf)
 	e.limits = newLimits(cfg, &e.gate.global, e.scope.stop.Done(), e.gate.draining, e.followsUp)
 	return e
 }
@@ -176,9 +179,10 @@ func (e *Engine) shut(cause error) {
 	})
 }
 
-// Pending returns the number of admitted tasks that have not finished. While
-// a submission is being refused during a drain it may read one too many.
-func (e *Engine) Pending() int { return e.gate.pending() }
+// Pending returns the number of admitted tasks that have not finished, as
+// Stats counts them: holds keep the drain open but are not tasks. While a
+// submission is being refused during a drain it may read one too many.
+func (e *Engine) Pending() int { return max(e.gate.pending()-int(e.holdsLive.Load()), 0) }
 
 // Draining returns a channel that is closed when Drain begins, once new
 // submissions are refused.

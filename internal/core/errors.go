@@ -8,5 +8,5 @@ import "errors"
 var (
 	ErrClosed  = errors.New("scheduler is draining or drained")
 	ErrNilFunc = errors.New("task function is nil")
-	ErrFull    = errors.New("scheduler is at its limit of tasks in flight")
+	ErrFull    = errors.New("scheduler is at its limit of pending tasks")
 )

@@ -5,7 +5,8 @@ package core
 
 import "context"
 
-// A Hold counts as one pending task: the drain does not end while it lives.
+// A Hold keeps the drain open while it lives; it is not a task, and not
+// counted in Pending or Stats.
 // Tasks submitted through it take no slot (the holder bounds its own work)
 // and are admitted during the drain, as follow-ups of the hold. Take a Hold
 // when work arrives, submit the work with Go, Release it when none is left.
@@ -17,7 +18,9 @@ type Hold struct {
 // Hold returns a Hold for label, or ErrClosed once the drain has begun.
 func (e *Engine) Hold(label string) (*Hold, error) {
 	label, c := e.labels.get(label)
+	e.holdsLive.Add(1) // before the gate counts it: Pending never reads a hold as a task
 	if !e.gate.enter() {
+		e.holdsLive.Add(-1)
 		return nil, ErrClosed
 	}
 	t := &task{parent: context.Background(), scope: &e.scope, label: label, stats: c}
@@ -42,6 +45,7 @@ func (h *Hold) Go(fn Func) error {
 func (h *Hold) Release() {
 	if h.t.start.Swap(finished) != finished {
 		h.e.gate.leave(h.e.now())
+		h.e.holdsLive.Add(-1) // after the gate let it go, for the same reason
 	}
 }
 

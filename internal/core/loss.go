@@ -41,7 +41,7 @@ func (e *Engine) losses(left map[string]LabelLoss) Losses {
 	for _, x := range labels {
 		l := left[x.label]
 		l.Label = x.label
-		l.Refused = int(x.c.rejected.Load() - x.c.refusedAtDrain.Load())
+		l.Rejected = int(x.c.rejected.Load() - x.c.refusedAtDrain.Load())
 		if lost := e.holds.lossFunc(x.label); lost != nil {
 			l = LabelLoss{Label: x.label, Items: lost()}
 		}

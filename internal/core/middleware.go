@@ -1,11 +1,15 @@
 package core
 
-// This file holds task middleware: code a scheduler runs around every task
-// (a tracing span, say), told when each task was submitted and started and
-// how it ended. Without middleware, a task pays one length check.
+// This file holds how a task is called: directly, or through task
+// middleware — functions that wrap every task (a tracing span, a retry, a
+// per-task timeout), each calling the next one and, innermost, the task.
+// Without middleware, a task pays one length check.
 
 import (
 	"context"
+	"errors"
+	"runtime/debug"
+	"runtime/pprof"
 	"sync/atomic"
 	"time"
 
@@ -13,84 +17,123 @@ import (
 	"go.uber.org/zap"
 )
 
-// TaskStart is what a middleware learns as a task starts.
-type TaskStart struct {
-	Label     string    // the task's label, cleaned
-	Submitted time.Time // when it was admitted: Started − Submitted is its wait
-	Started   time.Time
+// runOptions are what runTask needs of the engine's configuration.
+type runOptions struct {
+	pprofLabels bool
+	middleware  []Middleware
+	panic       func(value any, stack []byte) error // Config.Panic
+	panicOf     func(err error) (value any, stack []byte, ok bool)
+	now         func() int64 // the engine's clock reading: a task's age
+	strayCtx    atomic.Bool  // a middleware's stray context has been logged
 }
 
-// TaskEnd is how a task ended, told after the scheduler recovered and
-// counted it.
-type TaskEnd struct {
-	Err      error // what the task returned
-	Panicked bool  // it panicked (panic(nil) too): Panic and Stack say how
-	Panic    any
-	Stack    []byte
-	Goexit   bool // it called runtime.Goexit
-	// Message is the scheduler's rendering of Err or Panic, as its log line
-	// has it: valid UTF-8, at most about 8 KiB, made without letting an
-	// Error or String method panic or call runtime.Goexit. "" otherwise.
-	Message string
+// Middleware wraps a task: it calls next to run what it wraps (the next
+// middleware, innermost the task) any number of times, with a context
+// derived from ctx, and returns the task's outcome. See fxasync.Middleware.
+type Middleware func(ctx context.Context, t TaskInfo, next func(context.Context) error) error
+
+// chain is one run of a task through its middleware.
+type chain struct {
+	t    *task
+	o    *runOptions
+	info TaskInfo
+	log  *zap.Logger
 }
 
-// Middleware runs on a task's goroutine before the task: it returns the
-// context to run the task with (derived from ctx, whose values and
-// cancellation the task keeps) and a function to call once the task ended,
-// or nil. Middlewares run in the order given, their end functions in the
-// reverse order. One that panics is logged and skipped: it cannot fail the
-// task or the process.
-type Middleware func(ctx context.Context, t TaskStart) (context.Context, func(TaskEnd))
-
-// around runs mws for a starting task, adds to ends the end functions to
-// call, as each middleware returns (so that a later one's runtime.Goexit
-// still ends what the earlier ones began), and returns the task's context.
+// wrapped runs the task through the middleware and returns what the
+// outermost returned. Not inlined: its chain would sit in runTask's frame,
+// on the stack of every task.
 //
-// A context that does not derive from the task's, or that dropped its
-// cancellation (context.WithoutCancel), would lose the drain's cancellation
-// and the task's follow-up rights: it is ignored, and logged once per
-// scheduler (stray records that it was).
-func around(mws []Middleware, ctx context.Context, t TaskStart, ends *[]func(TaskEnd), stray *atomic.Bool, log *zap.Logger) context.Context {
-	*ends = make([]func(TaskEnd), 0, len(mws))
-	own := taskOf(ctx)
-	for _, mw := range mws {
-		next, end, ok := guarded(mw, ctx, t)
-		if !ok {
-			logx.Guard(func() { log.Error("async task middleware panicked; skipped", zap.String("label", t.Label)) })
-			continue
-		}
-		if end != nil {
-			*ends = append(*ends, end)
-		}
-		switch {
-		case next == nil:
-		case taskOf(next) == own && next.Done() != nil: // not context.WithoutCancel
-			ctx = next
-		case !stray.Swap(true):
+//go:noinline
+func (o *runOptions) wrapped(t *task, log *zap.Logger) error {
+	c := &chain{t: t, o: o, log: log, info: TaskInfo{Label: t.label, Age: time.Duration(o.now() - t.start.Load()), Caller: t.caller()}}
+	return c.call(0, t)
+}
+
+// call runs middleware i, or the task after the last.
+func (c *chain) call(i int, ctx context.Context) error {
+	if i == len(c.o.middleware) {
+		return c.inner(ctx)
+	}
+	return c.o.middleware[i](ctx, c.info, func(ctx context.Context) error { return c.call(i+1, ctx) })
+}
+
+// inner runs the task with ctx, and returns a panic as the error
+// Config.Panic makes of it. A context that does not derive from the
+// task's, or that dropped its cancellation (context.WithoutCancel), would
+// cut the task off from the drain's cancellation and its follow-up rights:
+// the task runs with its own instead, and that is logged once per engine.
+func (c *chain) inner(ctx context.Context) (err error) {
+	if ctx == nil || taskOf(ctx) != c.t || ctx.Done() == nil {
+		if ctx != context.Context(c.t) && !c.o.strayCtx.Swap(true) {
 			logx.Guard(func() {
-				log.Error("async task middleware returned a context not derived from the task's; ignored (logged once)",
-					zap.String("label", t.Label))
+				c.log.Error("async task middleware passed a context not derived from the task's; ignored (logged once)",
+					zap.String("label", c.t.label))
 			})
 		}
+		ctx = c.t
 	}
-	return ctx
-}
-
-func guarded(mw Middleware, ctx context.Context, t TaskStart) (next context.Context, end func(TaskEnd), ok bool) {
+	returned := false
 	defer func() {
-		if !ok {
-			recover()
+		if !returned { // a panic; under runtime.Goexit the error is never read
+			err = c.o.panicErr(recover(), debug.Stack())
 		}
 	}()
-	next, end = mw(ctx, t)
-	return next, end, true
+	err = call(ctx, c.t, c.o.pprofLabels)
+	returned = true
+	return err
 }
 
-// ended calls the end functions, last first, each guarded.
-func ended(ends []func(TaskEnd), e *TaskEnd, label string, log *zap.Logger) {
-	for i := len(ends) - 1; i >= 0; i-- {
-		if logx.Guard(func() { ends[i](*e) }) {
-			logx.Guard(func() { log.Error("async task middleware panicked at the task's end", zap.String("label", label)) })
-		}
+// panicErr is the error next returns for a task that panicked.
+func (o *runOptions) panicErr(v any, stack []byte) error {
+	if o.panic != nil {
+		return o.panic(v, stack)
 	}
+	return &PanicValue{Value: v, Stack: stack}
+}
+
+// panicked finds the panic a middleware returned, on a goroutine of its
+// own: err is the user's, and its Unwrap methods may panic or call
+// runtime.Goexit.
+func (o *runOptions) panicked(err error) (v any, stack []byte, ok bool) {
+	if p, direct := err.(*PanicValue); direct && o.panicOf == nil {
+		return p.Value, p.Stack, true
+	}
+	logx.Isolated(func() {
+		if o.panicOf != nil {
+			v, stack, ok = o.panicOf(err)
+			return
+		}
+		var p *PanicValue
+		if ok = errors.As(err, &p); ok {
+			v, stack = p.Value, p.Stack
+		}
+	})
+	return v, stack, ok
+}
+
+// PanicValue is a task's panic as an error, when Config.Panic is unset.
+type PanicValue struct {
+	Value any
+	Stack []byte
+}
+
+func (p *PanicValue) Error() string { return "panic: " + logx.Value(p.Value) }
+
+// call runs the task's function with ctx, under a pprof label when
+// configured, so a goroutine profile groups tasks by label.
+func call(ctx context.Context, t *task, pprofLabels bool) error {
+	if !pprofLabels {
+		return t.fn(ctx)
+	}
+	return callLabelled(ctx, t)
+}
+
+// callLabelled is call under a pprof label. Not inlined: the label set would
+// sit in call's frame, on the stack of every task, labelled or not.
+//
+//go:noinline
+func callLabelled(ctx context.Context, t *task) (err error) {
+	pprof.Do(ctx, pprof.Labels("fxasync_label", t.label), func(ctx context.Context) { err = t.fn(ctx) })
+	return err
 }

@@ -91,21 +91,21 @@ func byLabel(ts []TaskInfo) []string {
 // batcher's) Items counts what it accepted and did not store, and the task
 // counts are zero.
 type LabelLoss struct {
-	Label   string
-	Running int // cancelled at the bound and still running when the drain gave up
-	Queued  int // admitted and never started
-	Refused int // refused from the start of the drain on
-	Items   int // a holder's accepted items not stored
+	Label    string
+	Running  int // cancelled at the bound and still running when the drain gave up
+	Queued   int // admitted and never started
+	Rejected int // refused from the start of the drain on
+	Items    int // a holder's accepted items not stored
 }
 
 // Total is every loss of the label.
-func (l LabelLoss) Total() int { return l.Running + l.Queued + l.Refused + l.Items }
+func (l LabelLoss) Total() int { return l.Running + l.Queued + l.Rejected + l.Items }
 
 func (l LabelLoss) String() string {
 	if l.Items > 0 {
 		return fmt.Sprintf("%s: %d item(s)", l.Label, l.Items)
 	}
-	return fmt.Sprintf("%s: %d (running %d, queued %d, refused %d)", l.Label, l.Total(), l.Running, l.Queued, l.Refused)
+	return fmt.Sprintf("%s: %d (running %d, queued %d, rejected %d)", l.Label, l.Total(), l.Running, l.Queued, l.Rejected)
 }
 
 // Losses are a stop's losses, one entry per label that lost anything, sorted

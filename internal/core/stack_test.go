@@ -30,7 +30,7 @@ func TestBlockedTaskFitsTheSmallestStack(t *testing.T) {
 		t.Skip("the race detector enlarges every frame")
 	}
 	if os.Getenv(stackChildEnv) != "" {
-		e, _ := newTestEngine(t, Config{MaxInFlight: Unbounded})
+		e, _ := newTestEngine(t, Config{MaxPending: Unbounded})
 		fmt.Printf("stack per blocked task: %d\n", stackPerBlocked(10_000, func(f func()) {
 			require.NoError(t, e.Go(context.Background(), "blocked", func(context.Context) error { f(); return nil }, 0))
 		}))

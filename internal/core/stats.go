@@ -34,10 +34,7 @@ type LabelStats struct {
 	Succeeded int64  // returned nil
 	Failed    int64  // returned an error, or called runtime.Goexit
 	Panicked  int64
-	Pending   int64 // admitted and not finished
-	// Deprecated: InFlight is Pending under its old name, kept for one
-	// release.
-	InFlight  int64
+	Pending   int64     // admitted and not finished
 	Durations Durations // of finished tasks, from submission to return
 }
 
@@ -47,7 +44,6 @@ func (c *Counters) snapshot(label string) LabelStats {
 		Failed: c.failed.Load(), Panicked: c.panicked.Load(), Waiting: c.waiting.Load(), Durations: c.durations.snapshot()}
 	s.Submitted = c.submitted.Load()
 	s.Pending = s.Submitted - s.Rejected - s.Succeeded - s.Failed - s.Panicked
-	s.InFlight = s.Pending
 	return s
 }
 
@@ -59,7 +55,6 @@ func (s *LabelStats) add(o LabelStats) {
 	s.Panicked += o.Panicked
 	s.Pending += o.Pending
 	s.Waiting += o.Waiting
-	s.InFlight += o.InFlight
 	s.Durations = s.Durations.add(o.Durations)
 }
 

@@ -54,10 +54,18 @@ func Error(err error) (msg, verbose string) {
 	return msg, clip(v)
 }
 
-// try calls f on a goroutine of its own and says how it failed: "" when it
-// returned, "panicked", or "called runtime.Goexit" — which, on the caller's
-// goroutine, would end a worker in the middle of its report.
+// try calls f on a goroutine of its own (see Isolated) and says how it
+// failed.
 func try(f func() string) (s, how string) {
+	how = Isolated(func() { s = f() })
+	return s, how
+}
+
+// Isolated calls f, which runs a user's method, on a goroutine of its own
+// and says how it failed: "" when it returned, "panicked", or "called
+// runtime.Goexit" — which, on the caller's goroutine, would end a worker in
+// the middle of its report.
+func Isolated(f func()) (how string) {
 	done := make(chan struct{})
 	go func() {
 		how = "called runtime.Goexit" // unless f returns or panics
@@ -67,11 +75,11 @@ func try(f func() string) (s, how string) {
 				how = "panicked"
 			}
 		}()
-		s = f()
+		f()
 		how = ""
 	}()
 	<-done
-	return s, how
+	return how
 }
 
 func typeName(v any) string { return reflect.TypeOf(v).String() }
