@@ -15,7 +15,7 @@ import (
 // Invariant: the low bits of the state word count admitted, unfinished
 // tasks; a task is counted from its admission to its end, so a count of zero
 // while draining means every admitted task has finished. The drain ends
-// exactly once, at that zero (the compare-and-swap in leave) or when it gives
+// exactly once, at that zero (the compare-and-swap in endAtZero) or when it gives
 // up (close). While open, admission is one load and one add. While draining,
 // only follow-ups are admitted: the caller vouches (see enterFollowUp).
 //
@@ -75,7 +75,15 @@ func (g *gate) enterFollowUp() bool {
 // leave counts a task out; at is the clock reading when it ended. The last
 // one out of a drain ends it: it wakes Drain, lets it run, then tidies up.
 func (g *gate) leave(at int64) {
-	if g.state.Add(-1) != drainingBit || !g.state.CompareAndSwap(drainingBit, drainingBit|closedBit) {
+	if g.state.Add(-1) == drainingBit {
+		g.endAtZero(at)
+	}
+}
+
+// endAtZero ends the drain if the count is zero and it has not ended: the
+// compare-and-swap lets exactly one caller through.
+func (g *gate) endAtZero(at int64) {
+	if !g.state.CompareAndSwap(drainingBit, drainingBit|closedBit) {
 		return
 	}
 	g.endedAt.Store(max(at, 1))
@@ -86,12 +94,13 @@ func (g *gate) leave(at int64) {
 }
 
 // beginDrain moves the gate to draining; at is the clock reading. With
-// nothing pending the drain ends at once.
+// nothing pending the drain ends at once. The count is never raised here,
+// so Pending read meanwhile stays exact: a task that leaves after the bit
+// is set ends the drain itself, and one count of zero is ended here.
 func (g *gate) beginDrain(at int64) {
-	g.state.Add(1) // hold the count up while the bit is set, then let go
 	g.state.Or(drainingBit)
 	close(g.draining) // after the bit: whoever sees it closed is refused
-	g.leave(at)
+	g.endAtZero(at)
 }
 
 // close refuses every later submission, whatever the count.
