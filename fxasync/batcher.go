@@ -44,6 +44,14 @@ type BatcherConfig struct {
 	// MaxPendingBytes bounds, for items that are Sizers, the bytes
 	// accepted and not yet written. Default 64 MiB.
 	MaxPendingBytes int
+	// Keep hands what a stop leaves unwritten — items not yet written, the
+	// write the drain cut off, batches whose write failed once the drain
+	// began — to the scheduler's Keeper (Config.Keeper), as the kind named
+	// after the batcher's label: the drain counts what it kept, not as
+	// lost. Without a Keeper it changes nothing. The Keeper gets the items
+	// as they were added: they must be what it can store and run later
+	// (for fxasyncriver, args of a registered kind).
+	Keep bool
 }
 
 // A Sizer tells its size in bytes: its strings' lengths and a share for
@@ -105,9 +113,9 @@ type Batcher[T any] struct {
 	freed    chan struct{} // closed and replaced when room frees
 	timerSet bool
 	inWrite  []T  // the batch being written
-	keep     bool // KeepUnwritten: a hand-off takes what the stop leaves
+	keep     bool // Config.Keep with a Keeper: the keep takes what the stop leaves
 	kept     []T  // batches whose write failed since the drain began, when keep
-	taken    bool // Unwritten has run
+	taken    bool // the keep has taken the unwritten items
 
 	n batcherCounts
 }
@@ -136,7 +144,11 @@ func NewBatcher[T any](s *Scheduler, label string, write func(ctx context.Contex
 	b.timer = time.AfterFunc(time.Hour, b.delayPassed)
 	b.timer.Stop()
 	e.OnDrain(b.drainBegan)
-	e.CountLoss(b.label, b.lostInStop)
+	b.keep = cfg.Keep && s.keeper != nil
+	e.CountLoss(b.label, b.lostInStop, false)
+	if b.keep {
+		s.addKeepable(keepable{kind: b.label, take: b.unwritten, settle: b.settleKept})
+	}
 	s.addBatcher(b)
 	return b
 }
@@ -330,7 +342,7 @@ func (b *Batcher[T]) writeLocked() {
 		w.fail(batch)
 		lost := &b.n.lost
 		if b.keepLocked(w.failed) {
-			lost = &b.n.kept
+			lost = nil // counted by the keep
 		}
 		b.settleLocked(w, lost)
 	}
@@ -360,7 +372,7 @@ func (b *Batcher[T]) settle(w *batchWrite[T]) (kept bool) {
 	defer b.mu.Unlock()
 	failed := &b.n.failed
 	if w.nFailed > 0 && b.keepLocked(w.failed) {
-		failed, kept = &b.n.kept, true
+		failed, kept = nil, true // counted by the keep
 	}
 	b.settleLocked(w, failed)
 	return kept
@@ -371,7 +383,9 @@ func (b *Batcher[T]) settle(w *batchWrite[T]) (kept bool) {
 // what is next; with nothing pending, the hold goes.
 func (b *Batcher[T]) settleLocked(w *batchWrite[T], failed *atomic.Int64) {
 	b.n.flushed.Add(int64(w.written()))
-	failed.Add(int64(w.nFailed))
+	if failed != nil {
+		failed.Add(int64(w.nFailed))
+	}
 	b.n.batches.Add(1)
 	b.n.sizes[sizeBucket(len(w.batch))].Add(1)
 	if w.took > 0 && w.written() > 0 {
@@ -404,44 +418,48 @@ func (b *Batcher[T]) drainBegan() {
 	b.scheduleLocked()
 }
 
-// lostInStop is what the stop lost of what this batcher accepted: items
-// whose write failed since the drain began, could not be run, or is not
-// done. With KeepUnwritten, nothing: a hand-off keeps them.
-func (b *Batcher[T]) lostInStop() int {
-	b.mu.Lock()
-	pending, keep := b.pendingLocked(), b.keep
-	b.mu.Unlock()
-	if keep {
-		return 0
-	}
-	return int(b.n.failed.Load()-b.n.failedAtDrain.Load()+b.n.lost.Load()) + pending
-}
-
-// KeepUnwritten makes the batcher keep what a stop leaves unwritten — items
-// not yet handed to a write, the write in progress, and batches whose write
-// failed once the drain began — for a hand-off (fxasyncriver) to take with
-// Unwritten after the drain. The drain then counts none of them as lost:
-// the hand-off reports what it could not keep. Call it before the drain.
-func (b *Batcher[T]) KeepUnwritten() {
+// lostInStop is what the stop lost of what this batcher accepted, and
+// what the Keeper kept: items whose write failed since the drain began,
+// could not be run, or is not done. When keeping, those wait for the keep
+// (lost until it has kept them).
+func (b *Batcher[T]) lostInStop() (lost, kept int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.keep = true
+	if b.keep {
+		waiting := 0
+		if !b.taken {
+			waiting = len(b.kept) + b.pendingLocked()
+		}
+		return int(b.n.lost.Load()) + waiting, int(b.n.kept.Load())
+	}
+	return int(b.n.failed.Load()-b.n.failedAtDrain.Load()+b.n.lost.Load()) + b.pendingLocked(), 0
 }
 
-// Unwritten returns, once, the items KeepUnwritten kept, and forgets them;
-// call it after the drain. A write still in progress then (one that ignores
-// its context) is included, and may yet commit: what a hand-off stores from
-// Unwritten is at least once.
-func (b *Batcher[T]) Unwritten() []T {
+// unwritten returns, once, what the stop left unwritten, and forgets it;
+// the keep calls it after the drain. A write still in progress then (one
+// that ignores its context) is included, and may yet commit: what the
+// Keeper stores is at least once.
+func (b *Batcher[T]) unwritten() []any {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.taken {
 		return nil
 	}
 	b.taken = true
-	out := append(append(b.kept, b.inWrite...), b.buf...)
+	out := make([]any, 0, len(b.kept)+len(b.inWrite)+len(b.buf))
+	for _, items := range [][]T{b.kept, b.inWrite, b.buf} {
+		for _, it := range items {
+			out = append(out, it)
+		}
+	}
 	b.kept, b.buf, b.sizes = nil, nil, nil
 	return out
+}
+
+// settleKept counts what the Keeper made of the unwritten items.
+func (b *Batcher[T]) settleKept(kept, lost int) {
+	b.n.kept.Add(int64(kept))
+	b.n.lost.Add(int64(lost))
 }
 
 // keepLocked keeps the items a stop failed to write, when asked to, and

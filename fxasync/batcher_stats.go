@@ -20,8 +20,8 @@ type BatcherStats struct {
 	Rejected int64   // refused by Add or TryAdd: full, or closed by the drain
 	Flushed  int64   // written
 	Failed   int64   // in a batch whose write failed or panicked
-	Lost     int64   // in a batch that could not run: the drain had given up
-	Kept     int64   // in a batch a stop cut short, kept for a hand-off (KeepUnwritten)
+	Lost     int64   // in a batch that could not run (the drain had given up), or the Keeper did not keep
+	Kept     int64   // left unwritten by a stop and kept by the Keeper (BatcherConfig.Keep)
 	Pending  int64   // accepted and not yet written
 	Bytes    int64   // for Sizers: the bytes of the pending items
 	Limit    int64   // how many may be pending now: MaxPending, or less at a slow write rate

@@ -191,65 +191,6 @@ func TestBatcherLosesNothingAcrossAStop(t *testing.T) {
 	}
 }
 
-// With KeepUnwritten, a stop whose bound cuts the writes short loses
-// nothing: every accepted item is either written or returned, once, by
-// Unwritten — the batch cut off, the batches not started — and the drain
-// reports no loss.
-func TestBatcherKeepsWhatTheStopLeavesUnwritten(t *testing.T) {
-	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), DrainTimeout: 50 * time.Millisecond, Grace: 10 * time.Millisecond})
-	st := &store{}
-	var writes atomic.Int64
-	b := fxasync.NewBatcher(s, "rows", func(ctx context.Context, items []int) error {
-		if writes.Add(1) > 2 { // the third write hangs until the bound cancels it
-			<-ctx.Done()
-			return ctx.Err()
-		}
-		return st.write(ctx, items)
-	}, fxasync.BatcherConfig{MaxBatch: 10, MaxDelay: time.Hour, MaxPending: 1000})
-	b.KeepUnwritten()
-	for i := range 95 {
-		require.NoError(t, b.TryAdd(i))
-	}
-	err := s.Drain(context.Background())
-	require.Error(t, err, "the bound cut the drain short")
-	assert.Empty(t, s.LastDrain().Lost, "kept, not lost")
-
-	left := b.Unwritten()
-	assert.Nil(t, b.Unwritten(), "once")
-	seen := map[int]int{}
-	st.mu.Lock()
-	for item, n := range st.rows {
-		seen[item] += n
-	}
-	st.mu.Unlock()
-	for _, item := range left {
-		seen[item]++
-	}
-	require.Len(t, seen, 95)
-	for item, n := range seen {
-		require.Equal(t, 1, n, "item %d written or returned exactly once", item)
-	}
-	assert.Len(t, left, 75, "two batches of 10 written")
-}
-
-// A batch kept for a hand-off is not a failure: not counted failed, not
-// logged by the scheduler as one.
-func TestBatcherKeptBatchIsNotAFailure(t *testing.T) {
-	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), DrainTimeout: 20 * time.Millisecond})
-	b := fxasync.NewBatcher(s, "rows", func(ctx context.Context, _ []int) error { <-ctx.Done(); return ctx.Err() },
-		fxasync.BatcherConfig{MaxBatch: 5})
-	b.KeepUnwritten()
-	for i := range 5 {
-		require.NoError(t, b.TryAdd(i))
-	}
-	_ = s.Drain(context.Background())
-	st := b.Stats()
-	assert.Zero(t, st.Failed)
-	assert.Equal(t, int64(5), st.Kept)
-	assert.Zero(t, s.Stats().Labels[0].Failed, "the task returned nil")
-	assert.Len(t, b.Unwritten(), 5)
-}
-
 // One figure has one value: with a batcher holding items and none being
 // written, no task is pending — Pending and Stats agree, and the items are
 // the batcher's own figure; while a write runs, both count that one task.

@@ -65,6 +65,16 @@ type Config struct {
 	// included. Default 0.5; values outside (0, 1] take the default.
 	StopShare float64
 
+	// Keeper keeps what a stop leaves unfinished of the work of Kinds and
+	// of batchers with BatcherConfig.Keep (see Keeper). Nil: that work is
+	// lost, and counted. Module takes it from the graph (an
+	// fxasync.Keeper, which fxasyncriver.Module provides) when unset.
+	Keeper Keeper
+	// KeepTimeout bounds the hand-off to the Keeper at the end of the
+	// drain; it is kept out of the drain context's deadline, and the
+	// Module's drain step is that much longer. Default 1 s.
+	KeepTimeout time.Duration
+
 	// Middleware wraps every task, the first outermost (see Middleware).
 	Middleware []Middleware
 	// PprofLabels runs each task under the runtime/pprof label

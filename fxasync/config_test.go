@@ -40,7 +40,9 @@ func TestNegativeDrainTimeoutAndGraceAreNone(t *testing.T) {
 	fxasync.SetClock(s, &clk)
 	release := make(chan struct{})
 	defer close(release)
-	s.Go(context.Background(), "stuck", func(context.Context) error { <-release; return nil })
+	started := make(chan struct{})
+	s.Go(context.Background(), "stuck", func(context.Context) error { close(started); <-release; return nil })
+	<-started
 	done := make(chan error, 1)
 	go func() { done <- s.Drain(context.Background()) }()
 	clk.WaitForTimers(1)

@@ -54,7 +54,6 @@ type debugView struct {
 	Labels         []debugLabel   `json:"labels"`
 	LabelsNotShown int            `json:"labels_not_shown"`
 	Batchers       []debugBatcher `json:"batchers"`
-	HandOffs       []debugHandOff `json:"hand_offs"`
 	LastDrain      *debugDrain    `json:"last_drain"`
 	At             string         `json:"at"`
 }
@@ -65,6 +64,7 @@ type debugLabel struct {
 	Succeeded int64       `json:"succeeded"`
 	Failed    int64       `json:"failed"`
 	Panicked  int64       `json:"panicked"`
+	HandedOff int64       `json:"handed_off"`
 	Rejected  int64       `json:"rejected"`
 	Pending   int64       `json:"pending"`
 	Waiting   int64       `json:"waiting"`
@@ -83,22 +83,12 @@ type debugBatcher struct {
 	Written  int64   `json:"written"`
 	Failed   int64   `json:"failed"`
 	Lost     int64   `json:"lost"`
+	Kept     int64   `json:"kept"`
 	Rejected int64   `json:"rejected"`
 	Pending  int64   `json:"pending"`
 	Bytes    int64   `json:"pending_bytes"`
 	Limit    int64   `json:"limit"`
 	Rate     float64 `json:"rate_per_second"`
-}
-
-type debugHandOff struct {
-	Kind       string `json:"kind"`
-	Inserted   int64  `json:"inserted"`
-	Fast       int64  `json:"fast"`
-	ClaimsLost int64  `json:"claims_lost"`
-	Deferred   int64  `json:"deferred"`
-	Memory     int64  `json:"memory"`
-	Spilled    int64  `json:"spilled"`
-	ByQueue    int64  `json:"by_queue"`
 }
 
 type debugDrain struct {
@@ -111,13 +101,10 @@ func debugSnapshot(s *Scheduler) debugView {
 	st, running := s.Stats(), s.Running()
 	d := debugView{Pending: s.Pending(), Running: len(running), Draining: isClosed(s.Draining()),
 		At: time.Now().UTC().Format(time.RFC3339)}
-	for _, h := range s.HandOffs() {
-		d.HandOffs = append(d.HandOffs, debugHandOff(h))
-	}
 	byLabel := map[string]*debugLabel{}
 	for _, l := range st.Labels {
 		byLabel[l.Label] = &debugLabel{Label: l.Label, Submitted: l.Submitted, Succeeded: l.Succeeded, Failed: l.Failed,
-			Panicked: l.Panicked, Rejected: l.Rejected, Pending: l.Pending, Waiting: l.Waiting}
+			Panicked: l.Panicked, HandedOff: l.HandedOff, Rejected: l.Rejected, Pending: l.Pending, Waiting: l.Waiting}
 	}
 	for _, t := range running { // oldest first
 		if l := byLabel[t.Label]; l != nil {
@@ -139,7 +126,7 @@ func debugSnapshot(s *Scheduler) debugView {
 	}
 	for _, b := range s.Batchers() {
 		d.Batchers = append(d.Batchers, debugBatcher{Label: b.Label, Added: b.Added, Written: b.Flushed, Failed: b.Failed,
-			Lost: b.Lost, Rejected: b.Rejected, Pending: b.Pending, Bytes: b.Bytes, Limit: b.Limit, Rate: b.Rate})
+			Lost: b.Lost, Kept: b.Kept, Rejected: b.Rejected, Pending: b.Pending, Bytes: b.Bytes, Limit: b.Limit, Rate: b.Rate})
 	}
 	if ld := s.LastDrain(); ld.Done {
 		d.LastDrain = &debugDrain{DurationSeconds: ld.Duration.Seconds(), Lost: ld.Lost.Total(), LostByLabel: ld.Lost.lostStrings()}

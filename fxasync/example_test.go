@@ -187,18 +187,35 @@ func ExampleConfig_labelLimits() {
 	// log-usage task: <nil>
 }
 
-// A hand-off to a durable queue (fxasyncriver) registers its figures with
-// the scheduler, where exporters read them without depending on the queue.
-func ExampleScheduler_HandOffs() {
-	s := fxasync.New(fxasync.Config{})
-	s.AddHandOff(func() []fxasync.HandOffStats {
-		return []fxasync.HandOffStats{{Kind: "usage-row", Fast: 41, ClaimsLost: 1, ByQueue: 1}}
+// printKeeper is a Keeper for the example: it says what it would store.
+type printKeeper struct{}
+
+func (printKeeper) Keep(_ context.Context, kind string, items []any) (int, error) {
+	fmt.Printf("keeping %d %s: %v\n", len(items), kind, items)
+	return len(items), nil
+}
+
+// A Keeper takes what a stop leaves unfinished of a Kind's tasks (and of a
+// batcher with Keep): here the drain's bound cuts off a slow write, which
+// is kept, not lost.
+func ExampleKeeper() {
+	sched := fxasync.New(fxasync.Config{Logger: zap.NewNop(), DrainTimeout: 10 * time.Millisecond, Grace: -1,
+		Keeper: printKeeper{}})
+	usage := fxasync.NewKind(sched, "usage-row", func(ctx context.Context, requestID string) error {
+		if requestID == "req-2" {
+			<-ctx.Done() // the database is slow: the drain's bound cuts it off
+			return ctx.Err()
+		}
+		return nil
 	})
-	for _, h := range s.HandOffs() {
-		fmt.Printf("%s: fast %d, by the queue %d\n", h.Kind, h.Fast, h.ByQueue)
+	for _, id := range []string{"req-1", "req-2"} {
+		_ = usage.Go(context.Background(), id)
 	}
+	_ = sched.Drain(context.Background())
+	fmt.Println(sched.LastDrain().Lost, "- lost:", sched.LastDrain().Lost.Total())
 	// Output:
-	// usage-row: fast 41, by the queue 1
+	// keeping 1 usage-row: [req-2]
+	// usage-row: kept 1 - lost: 0
 }
 
 // A middleware wraps every task: this one tries a failed task once more,

@@ -43,6 +43,7 @@ type params struct {
 	Logger    *zap.Logger          `optional:"true"`
 	Slog      *slog.Logger         `optional:"true"` // used when there is no *zap.Logger
 	Config    Config               `optional:"true"`
+	Keeper    Keeper               `optional:"true"` // used when Config.Keeper is nil
 	Shutdown  *fxshutdown.Shutdown `optional:"true"`
 	// Before makes fx build every type named with DrainBefore first.
 	Before []drainBefore `group:"fxasync.drain-before"`
@@ -54,15 +55,21 @@ func newFromGraph(p params) *Scheduler {
 	if cfg.Logger == nil && cfg.Slog == nil {
 		cfg.Logger, cfg.Slog = p.Logger, p.Slog
 	}
+	if cfg.Keeper == nil {
+		cfg.Keeper = p.Keeper
+	}
 	s := New(cfg)
 	ec := s.engine().Config()
+	bound := ec.DrainTimeout + ec.Grace
+	if s.keeper != nil {
+		bound += s.keepTimeout
+	}
 	if p.Shutdown != nil {
-		p.Shutdown.Add(fxshutdown.Step{Name: StepName, Run: s.drainOnStop,
-			Timeout: ec.DrainTimeout + ec.Grace + reportMargin, Pending: s.Pending})
+		p.Shutdown.Add(fxshutdown.Step{Name: StepName, Run: s.drainOnStop, Timeout: bound + reportMargin, Pending: s.Pending})
 		return s
 	}
 	p.Lifecycle.Append(fx.StopHook(func(ctx context.Context) error {
-		ctx, cancel := stopShare(ctx, ec)
+		ctx, cancel := stopShare(ctx, ec, bound)
 		defer cancel()
 		_ = s.drainOnStop(ctx) // logged; the hooks after this must run
 		return nil
@@ -80,13 +87,13 @@ const reportMargin = 50 * time.Millisecond
 // stopShare bounds the drain, grace included, to cfg.StopShare of the time
 // ctx has left: the budget rule, for a hook that does not know the hooks
 // after it.
-func stopShare(ctx context.Context, cfg core.Config) (context.Context, context.CancelFunc) {
+func stopShare(ctx context.Context, cfg core.Config, bound time.Duration) (context.Context, context.CancelFunc) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return context.WithCancel(ctx)
 	}
 	left := time.Until(deadline)
-	return context.WithTimeout(ctx, budget.Of(left, cfg.DrainTimeout+cfg.Grace, budget.Share(left, cfg.StopShare)))
+	return context.WithTimeout(ctx, budget.Of(left, bound, budget.Share(left, cfg.StopShare)))
 }
 
 // drainOnStop drains, logs the outcome and returns a *LostError when the

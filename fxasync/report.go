@@ -44,22 +44,26 @@ type DrainStats struct {
 	Duration  time.Duration // from its start to the last task's end, or to giving up
 	Abandoned int           // tasks still pending when it returned
 	// Lost is what the stop lost, per label: what the drain left unfinished
-	// and everything rejected since it began (read when LastDrain is
-	// called, so rejections after the drain count too).
+	// and the Keeper did not keep (each entry says what it kept), and
+	// everything rejected since it began (read when LastDrain is called, so
+	// rejections after the drain count too).
 	Lost Losses
 }
 
-// LabelLoss is what one label lost in a stop. For a batcher's label, Items
-// counts what it accepted and did not store, and the task counts are zero.
+// LabelLoss is what one label lost in a stop. For the label of a batcher
+// or, with a Keeper, of a Kind, Items counts the work it accepted and
+// neither did nor had kept, Kept what the Keeper kept (not a loss), and
+// Running and Queued are zero.
 type LabelLoss struct {
 	Label    string
 	Running  int // cancelled at the bound and still running when the drain gave up
 	Queued   int // admitted and never started
 	Rejected int // refused from the start of the drain on
-	Items    int // a batcher's accepted items not stored
+	Items    int // a batcher's items or a Kind's tasks, neither done nor kept
+	Kept     int // a batcher's items or a Kind's tasks the Keeper kept
 }
 
-// Total is every loss of the label.
+// Total is every loss of the label; Kept is not one.
 func (l LabelLoss) Total() int { return l.Running + l.Queued + l.Rejected + l.Items }
 
 func (l LabelLoss) String() string { return core.LabelLoss(l).String() }

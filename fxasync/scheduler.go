@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/fxtools/background/internal/core"
 	"github.com/fxtools/background/internal/logx"
@@ -37,22 +38,38 @@ var (
 	ErrFull = core.ErrFull
 	// ErrNilFunc is returned by TryGo when fn is nil.
 	ErrNilFunc = core.ErrNilFunc
+	// ErrHandedOff is what a task returns when the drain's bound cut it off
+	// and its work is kept elsewhere (a durable job that runs later): it is
+	// counted as handed off (LabelStats.HandedOff), not as failed, and not
+	// logged. A Kind's tasks return it for the Keeper.
+	ErrHandedOff = core.ErrHandedOff
 )
 
 // A Scheduler runs labelled background tasks and waits for them on Drain. It
 // is safe for concurrent use. The zero Scheduler is usable, with the defaults;
 // a nil *Scheduler refuses every task.
 type Scheduler struct {
-	once sync.Once
-	e    *core.Engine
+	once        sync.Once
+	e           *core.Engine
+	keeper      Keeper
+	keepTimeout time.Duration
 
-	mu       sync.Mutex
-	batchers []statser
-	handOffs []func() []HandOffStats
+	drainOnce sync.Once
+	drainErr  error
+
+	mu        sync.Mutex
+	batchers  []statser
+	keepables []keepable
 }
 
 // New returns a Scheduler configured by cfg.
-func New(cfg Config) *Scheduler { return &Scheduler{e: core.New(cfg.engine())} }
+func New(cfg Config) *Scheduler {
+	s := &Scheduler{e: core.New(cfg.engine()), keeper: cfg.Keeper, keepTimeout: cfg.KeepTimeout}
+	if s.keepTimeout <= 0 {
+		s.keepTimeout = defaultKeepTimeout
+	}
+	return s
+}
 
 func (s *Scheduler) engine() *core.Engine {
 	s.once.Do(func() {
@@ -113,7 +130,9 @@ func callSite(e *core.Engine) uintptr {
 // enough). At the bound it cancels the contexts of the tasks left, waits the
 // grace for them, logs one warning naming each task still running with its
 // age, and returns a *DrainError wrapping context.DeadlineExceeded (or ctx's
-// error if ctx was cancelled first).
+// error if ctx was cancelled first). With a Keeper, it then hands what is
+// unfinished of Kinds and keeping batchers to it, within Config.KeepTimeout
+// (kept out of ctx's deadline), and the report counts what was kept.
 //
 // Drain is idempotent and safe for concurrent use: the first call drains,
 // every call returns the same result when that drain is over. After Drain
@@ -122,7 +141,11 @@ func (s *Scheduler) Drain(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
-	return drainError(s.engine().Drain(ctx))
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	s.drainOnce.Do(func() { s.drainErr = s.drainAndKeep(ctx) })
+	return s.drainErr
 }
 
 // Draining returns a channel that is closed when Drain begins: a long task

@@ -17,7 +17,7 @@ type Stats struct {
 
 // LabelStats are the figures of one label, or of all labels together.
 // Once no task is pending, Submitted = Rejected + Succeeded + Failed +
-// Panicked.
+// Panicked + HandedOff.
 type LabelStats struct {
 	Label     string // empty in Stats.Total
 	Submitted int64  // calls to Go and TryGo whose admission is decided, rejected ones included
@@ -26,6 +26,7 @@ type LabelStats struct {
 	Succeeded int64  // returned nil
 	Failed    int64  // returned an error, or called runtime.Goexit
 	Panicked  int64
+	HandedOff int64     // cut off by the drain's bound, their work kept elsewhere (ErrHandedOff)
 	Pending   int64     // admitted and not finished
 	Durations Durations // of finished tasks, from submission to return
 }
@@ -59,6 +60,6 @@ func (s *Scheduler) Stats() Stats {
 
 func labelStats(l core.LabelStats) LabelStats {
 	return LabelStats{Label: l.Label, Submitted: l.Submitted, Waiting: l.Waiting, Rejected: l.Rejected,
-		Succeeded: l.Succeeded, Failed: l.Failed, Panicked: l.Panicked, Pending: l.Pending,
+		Succeeded: l.Succeeded, Failed: l.Failed, Panicked: l.Panicked, HandedOff: l.HandedOff, Pending: l.Pending,
 		Durations: Durations(l.Durations)}
 }

@@ -1,12 +1,14 @@
 package main
 
 // This file holds the hand-off of usage rows to River: a registered kind,
-// durable with -durable, and otherwise spilled at the drain's bound.
+// durable with -durable, and otherwise kept by River, the scheduler's
+// Keeper, when the drain's bound cuts them short.
 
 import (
 	"context"
 	"database/sql"
 
+	"github.com/fxtools/background/fxasync"
 	"github.com/fxtools/background/fxasync/fxasyncriver"
 	"go.uber.org/fx"
 )
@@ -31,12 +33,10 @@ func handOffOptions(cfg Config) fx.Option {
 		fx.Provide(func(d *DB) *sql.DB { return d.db }),
 		fx.Supply(fxasyncriver.Config{Dialect: dialect, Lease: cfg.Lease}),
 		fxasyncriver.Module,
-		fx.Invoke(func(w *Writers, h *fxasyncriver.HandOff, d *DB) {
-			k := registerUsage(h, d)
+		fx.Invoke(func(w *Writers, h *fxasyncriver.HandOff, s *fxasync.Scheduler, d *DB) {
+			k := registerUsage(h, s, d) // also what River keeps of w.Usage at a stop
 			if cfg.Durable {
 				w.Durable = k
-			} else {
-				fxasyncriver.SpillBatcher(k, w.Usage)
 			}
 		}),
 	)
@@ -46,8 +46,8 @@ func handOffOptions(cfg Config) fx.Option {
 // fast path, with -durable) writes one row per job. The write delay
 // (-log-delay) is spent before the transaction: it must not hold SQLite's
 // one connection, which River's own queries share.
-func registerUsage(h *fxasyncriver.HandOff, d *DB) *fxasyncriver.Kind[Usage] {
-	return fxasyncriver.Register(h, func(ctx context.Context, tx *sql.Tx, u Usage) error {
+func registerUsage(h *fxasyncriver.HandOff, s *fxasync.Scheduler, d *DB) *fxasyncriver.Kind[Usage] {
+	return fxasyncriver.Register(h, s, func(ctx context.Context, tx *sql.Tx, u Usage) error {
 		return d.insertUsageTx(ctx, tx, []Usage{u})
 	}).Before(func(ctx context.Context, _ Usage) error { return d.wait(ctx) })
 }

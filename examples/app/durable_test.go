@@ -102,7 +102,7 @@ func TestE2EDrainBoundHandsUsageToRiver(t *testing.T) {
 	written := countRows(t, dbPath, "model_usage")
 	summary := lineWith(log, `"msg":"shutdown finished"`)
 	assert.Contains(t, summary, `"lost":0`, log)
-	assert.Contains(t, summary, fmt.Sprintf(`durable-handoff: ok (handed off %d task(s) to River)`, len(ids)-written), log)
+	assert.Contains(t, summary, fmt.Sprintf(`async-tasks: ok (handed off %d task(s) to River)`, len(ids)-written), log)
 
 	start := time.Now()
 	p = startService(t, bin, "-db", dbPath)

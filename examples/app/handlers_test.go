@@ -165,7 +165,7 @@ func TestHealthReadyAndDebug(t *testing.T) {
 	assert.Equal(t, http.StatusOK, s.do(t, http.MethodGet, "/livez", "").Code)
 	rec = s.do(t, http.MethodGet, "/debug/tasks", "")
 	assert.Equal(t, http.StatusOK, rec.Code)
-	for _, key := range []string{`"labels"`, `"batchers"`, `"last_drain"`, `"usage-rows"`, `"hand_offs": [`, `"kind": "usage-row"`} {
+	for _, key := range []string{`"labels"`, `"batchers"`, `"last_drain"`, `"usage-rows"`, `"kept"`} {
 		assert.Contains(t, rec.Body.String(), key)
 	}
 }
@@ -202,4 +202,31 @@ func TestBadInput(t *testing.T) {
 	assert.Equal(t, int64(0), s.sched.Stats().Total.Submitted, "no task started")
 	assert.Zero(t, s.logs.FilterLevelExact(zap.ErrorLevel).Len(), "nothing logged as an error")
 	assert.Equal(t, http.StatusMethodNotAllowed, s.do(t, http.MethodGet, "/v1/chat/completions", "").Code)
+}
+
+// One figure has one value: with a usage row held by its batcher (a batch
+// delay of an hour), /healthz, Pending, Stats and the Prometheus gauge all
+// say no task is pending, and the batcher's gauge holds the row. /healthz
+// once said 2 while Stats and the gauge said 1.
+func TestPendingIsOneFigureWithABatcherOpen(t *testing.T) {
+	s := newTestService(t, "-batch-delay", "1h")
+	body := `{"model":"m1","messages":[{"role":"user","content":"hello"}]}`
+	require.Equal(t, http.StatusOK, s.do(t, http.MethodPost, "/v1/chat/completions", body).Code)
+	require.Eventually(t, func() bool { return s.sched.Stats().Total.Pending == 0 }, 10*time.Second, time.Millisecond,
+		"the cache write finished")
+	var health struct{ Pending int }
+	require.NoError(t, json.Unmarshal(s.do(t, http.MethodGet, "/healthz", "").Body.Bytes(), &health))
+	metrics := s.do(t, http.MethodGet, "/metrics", "").Body.String()
+	gauge := 0
+	for _, line := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(line, "fxasync_tasks_pending{") {
+			var v int
+			_, err := fmt.Sscanf(line[strings.LastIndexByte(line, ' ')+1:], "%d", &v)
+			require.NoError(t, err, line)
+			gauge += v
+		}
+	}
+	assert.Equal(t, []int{0, 0, 0, 0}, []int{health.Pending, s.sched.Pending(), int(s.sched.Stats().Total.Pending), gauge},
+		"/healthz, Pending(), Stats(), fxasync_tasks_pending")
+	assert.Contains(t, metrics, `fxasync_batch_items_pending{batcher="usage-rows"} 1`)
 }

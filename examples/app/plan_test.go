@@ -31,7 +31,7 @@ func TestShutdownPlanFitsTheDefaultGrace(t *testing.T) {
 		if c.fits {
 			assert.NoError(t, p.Check(), c.delay)
 		} else {
-			assert.ErrorContains(t, p.Check(), "the stop needs 31.3s but the termination grace is 30s", c.delay)
+			assert.ErrorContains(t, p.Check(), "the stop needs 32.3s but the termination grace is 30s", c.delay)
 		}
 		app.RequireStart().RequireStop()
 	}

@@ -17,14 +17,17 @@ type Writers struct {
 }
 
 // NewWriters builds the batchers. The drain flushes them before the database
-// closes (DrainBefore[*DB]).
+// closes (DrainBefore[*DB]); what its bound cuts short of the usage rows goes
+// to the scheduler's Keeper, River, when the hand-off is on (Keep).
 // Each batcher is bounded in rows and, its rows being fxasync.Sizers, in
 // bytes (-max-pending-bytes).
 func NewWriters(s *fxasync.Scheduler, db *DB, cfg Config) *Writers {
 	bc := fxasync.BatcherConfig{MaxBatch: cfg.BatchSize, MaxDelay: cfg.BatchDelay, MaxPending: cfg.MaxPendingRows,
 		MaxWait: cfg.MaxWait, MaxPendingBytes: cfg.MaxPendingBytes}
+	kept := bc
+	kept.Keep = true // usage rows are River's "usage-row" jobs (durable.go)
 	return &Writers{
-		Usage:  fxasync.NewBatcher(s, "usage-rows", db.InsertUsageBatch, bc),
+		Usage:  fxasync.NewBatcher(s, "usage-rows", db.InsertUsageBatch, kept),
 		Events: fxasync.NewBatcher(s, "stream-events", db.InsertEvents, bc),
 	}
 }

@@ -8,17 +8,16 @@
 // Metrics:
 //
 //	fxasync_tasks_pending{label}                 gauge, admitted and not finished
-//	fxasync_tasks_total{label,outcome}           counter; outcome: succeeded, failed, panicked, rejected
+//	fxasync_tasks_total{label,outcome}           counter; outcome: succeeded, failed, panicked, rejected, handed_off
 //	fxasync_task_duration_seconds{label}         histogram, 0.5 ms to 60 s, from submission to return
 //	fxasync_tasks_waiting{label}                 gauge, Go calls waiting for a slot (not pending)
 //	fxasync_drain_duration_seconds               gauge, the last drain
 //	fxasync_drain_abandoned_tasks                gauge, tasks left pending by the last drain
 //	fxasync_drain_lost{label}                    gauge, what the last stop lost (tasks; a batcher's items)
+//	fxasync_drain_kept{label}                    gauge, what the last stop handed to the Keeper and it kept
 //	fxasync_batch_items_pending{batcher}         gauge, items accepted and not yet written
-//	fxasync_batch_items_total{batcher,outcome}   counter; outcome: added, rejected, flushed, failed, lost
+//	fxasync_batch_items_total{batcher,outcome}   counter; outcome: added, rejected, flushed, failed, lost, kept
 //	fxasync_batch_size{batcher}                  histogram of items per flush
-//	fxasync_handoff_tasks_total{kind,outcome}    counter; outcome: inserted, fast, claim_lost, deferred,
-//	                                             memory, spilled, by_queue (see fxasync.HandOffStats)
 //
 // Labels share the scheduler's cap on distinct labels (fxasync.Config.MaxLabels):
 // past it, tasks are counted under fxasync.OverflowLabel, so a dynamic label
@@ -52,8 +51,8 @@ var (
 		"Items a batcher accepted and has not written yet.", []string{"batcher"}, nil)
 	batchItemsDesc = prometheus.NewDesc("fxasync_batch_items_total",
 		"Items handed to a batcher, by what became of them.", []string{"batcher", "outcome"}, nil)
-	handOffDesc = prometheus.NewDesc("fxasync_handoff_tasks_total",
-		"Tasks of a kind handed to a durable queue (fxasyncriver), by what became of them.", []string{"kind", "outcome"}, nil)
+	drainKeptDesc = prometheus.NewDesc("fxasync_drain_kept",
+		"What the last stop left unfinished and the Keeper kept: a Kind's tasks, a batcher's items.", []string{"label"}, nil)
 	batchSizeDesc = prometheus.NewDesc("fxasync_batch_size",
 		"Items per flush.", []string{"batcher"}, nil)
 )
@@ -66,7 +65,7 @@ func NewCollector(s *fxasync.Scheduler) *Collector { return &Collector{s: s} }
 
 // Describe sends the descriptors of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{waitingDesc, drainLostDesc, batchPendingDesc, batchItemsDesc, batchSizeDesc, handOffDesc,
+	for _, d := range []*prometheus.Desc{waitingDesc, drainLostDesc, batchPendingDesc, batchItemsDesc, batchSizeDesc, drainKeptDesc,
 		pendingDesc, totalDesc, durationDesc, drainDurationDesc, drainAbandonedDesc} {
 		ch <- d
 	}
@@ -79,7 +78,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for _, o := range []struct {
 			name string
 			n    int64
-		}{{"succeeded", l.Succeeded}, {"failed", l.Failed}, {"panicked", l.Panicked}, {"rejected", l.Rejected}} {
+		}{{"succeeded", l.Succeeded}, {"failed", l.Failed}, {"panicked", l.Panicked}, {"rejected", l.Rejected},
+			{"handed_off", l.HandedOff}} {
 			ch <- metric(totalDesc, prometheus.CounterValue, float64(o.n), l.Label, o.name)
 		}
 		ch <- metric(waitingDesc, prometheus.GaugeValue, float64(l.Waiting), l.Label)
@@ -90,18 +90,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- metric(drainAbandonedDesc, prometheus.GaugeValue, float64(d.Abandoned))
 	for _, l := range d.Lost {
 		ch <- metric(drainLostDesc, prometheus.GaugeValue, float64(l.Total()), l.Label)
+		if l.Kept > 0 {
+			ch <- metric(drainKeptDesc, prometheus.GaugeValue, float64(l.Kept), l.Label)
+		}
 	}
 	for _, b := range c.s.Batchers() {
 		collectBatcher(ch, b)
-	}
-	for _, h := range c.s.HandOffs() {
-		for _, o := range []struct {
-			name string
-			n    int64
-		}{{"inserted", h.Inserted}, {"fast", h.Fast}, {"claim_lost", h.ClaimsLost}, {"deferred", h.Deferred},
-			{"memory", h.Memory}, {"spilled", h.Spilled}, {"by_queue", h.ByQueue}} {
-			ch <- metric(handOffDesc, prometheus.CounterValue, float64(o.n), h.Kind, o.name)
-		}
 	}
 }
 
@@ -110,7 +104,8 @@ func collectBatcher(ch chan<- prometheus.Metric, b fxasync.BatcherStats) {
 	for _, o := range []struct {
 		name string
 		n    int64
-	}{{"added", b.Added}, {"rejected", b.Rejected}, {"flushed", b.Flushed}, {"failed", b.Failed}, {"lost", b.Lost}} {
+	}{{"added", b.Added}, {"rejected", b.Rejected}, {"flushed", b.Flushed}, {"failed", b.Failed}, {"lost", b.Lost},
+		{"kept", b.Kept}} {
 		ch <- metric(batchItemsDesc, prometheus.CounterValue, float64(o.n), b.Label, o.name)
 	}
 	buckets := make(map[float64]uint64, len(fxasync.BatchSizeBounds))

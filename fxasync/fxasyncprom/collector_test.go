@@ -46,18 +46,22 @@ func TestCollectorMatchesBehaviour(t *testing.T) {
 # HELP fxasync_tasks_total Tasks submitted, by how they ended.
 # TYPE fxasync_tasks_total counter
 fxasync_tasks_total{label="(other)",outcome="failed"} 0
+fxasync_tasks_total{label="(other)",outcome="handed_off"} 0
 fxasync_tasks_total{label="(other)",outcome="panicked"} 0
 fxasync_tasks_total{label="(other)",outcome="rejected"} 0
 fxasync_tasks_total{label="(other)",outcome="succeeded"} 2
 fxasync_tasks_total{label="cache-set",outcome="failed"} 0
+fxasync_tasks_total{label="cache-set",outcome="handed_off"} 0
 fxasync_tasks_total{label="cache-set",outcome="panicked"} 1
 fxasync_tasks_total{label="cache-set",outcome="rejected"} 1
 fxasync_tasks_total{label="cache-set",outcome="succeeded"} 0
 fxasync_tasks_total{label="log-usage",outcome="failed"} 1
+fxasync_tasks_total{label="log-usage",outcome="handed_off"} 0
 fxasync_tasks_total{label="log-usage",outcome="panicked"} 0
 fxasync_tasks_total{label="log-usage",outcome="rejected"} 0
 fxasync_tasks_total{label="log-usage",outcome="succeeded"} 3
 fxasync_tasks_total{label="tracing-stream-a",outcome="failed"} 0
+fxasync_tasks_total{label="tracing-stream-a",outcome="handed_off"} 0
 fxasync_tasks_total{label="tracing-stream-a",outcome="panicked"} 0
 fxasync_tasks_total{label="tracing-stream-a",outcome="rejected"} 0
 fxasync_tasks_total{label="tracing-stream-a",outcome="succeeded"} 1
@@ -101,7 +105,7 @@ func TestModuleRegistersWhenARegistererIsInTheGraph(t *testing.T) {
 	app.RequireStart().RequireStop()
 	n, err := testutil.GatherAndCount(reg, "fxasync_tasks_total")
 	require.NoError(t, err)
-	assert.Equal(t, 4, n)
+	assert.Equal(t, 5, n, "one series per outcome")
 }
 
 // A graph with only a *prometheus.Registry is enough; with neither it and
@@ -113,7 +117,7 @@ func TestModuleFindsARegistryOrRefusesToStart(t *testing.T) {
 		fx.Invoke(func(s *fxasync.Scheduler) { s.Go(context.Background(), "x", ok) })).RequireStart().RequireStop()
 	n, err := testutil.GatherAndCount(reg, "fxasync_tasks_total")
 	require.NoError(t, err)
-	assert.Equal(t, 4, n)
+	assert.Equal(t, 5, n, "one series per outcome")
 
 	app := fx.New(fx.NopLogger, fx.Supply(zap.NewNop()), fxasync.Module, fxasyncprom.Module)
 	require.ErrorIs(t, app.Err(), fxasyncprom.ErrNoRegisterer)
@@ -171,6 +175,7 @@ func TestCollectorBatcherAndLosses(t *testing.T) {
 fxasync_batch_items_total{batcher="rows",outcome="added"} 4
 fxasync_batch_items_total{batcher="rows",outcome="failed"} 0
 fxasync_batch_items_total{batcher="rows",outcome="flushed"} 4
+fxasync_batch_items_total{batcher="rows",outcome="kept"} 0
 fxasync_batch_items_total{batcher="rows",outcome="lost"} 0
 fxasync_batch_items_total{batcher="rows",outcome="rejected"} 0
 # HELP fxasync_batch_size Items per flush.
@@ -197,34 +202,66 @@ fxasync_drain_lost{label="late"} 1
 }
 
 // A hand-off's figures are exported per kind and outcome; a kind that is not
-// valid UTF-8 does not fail the scrape.
-func TestCollectorHandOffs(t *testing.T) {
-	s := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
+// keeper keeps everything it is given.
+type keeper struct{}
+
+func (keeper) Keep(_ context.Context, _ string, items []any) (int, error) { return len(items), nil }
+
+// What a stop handed to the Keeper is exported: the Kind's cut tasks as
+// handed_off, what was kept per label, and a keeping batcher's kept items.
+func TestCollectorKept(t *testing.T) {
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), DrainTimeout: -1, Grace: -1, Keeper: keeper{}})
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(fxasyncprom.NewCollector(s)))
-	s.AddHandOff(func() []fxasync.HandOffStats {
-		return []fxasync.HandOffStats{{Kind: "usage-row", Inserted: 5, Fast: 3, ClaimsLost: 1, Deferred: 1, Memory: 7,
-			Spilled: 2, ByQueue: 4}, {Kind: "bad\xff", Fast: 1}}
-	})
+	untilCut := func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+	started := make(chan struct{}, 3)
+	k := fxasync.NewKind(s, "usage-row", func(ctx context.Context, _ int) error { started <- struct{}{}; return untilCut(ctx) })
+	b := fxasync.NewBatcher(s, "stream-events", func(ctx context.Context, _ []int) error { return untilCut(ctx) },
+		fxasync.BatcherConfig{MaxBatch: 2, Keep: true})
+	for i := range 3 {
+		require.NoError(t, k.Go(context.Background(), i))
+		require.NoError(t, b.Add(context.Background(), i))
+	}
+	for range 3 {
+		<-started
+	}
+	_ = s.Drain(context.Background())
 	want := `
-# HELP fxasync_handoff_tasks_total Tasks of a kind handed to a durable queue (fxasyncriver), by what became of them.
-# TYPE fxasync_handoff_tasks_total counter
-fxasync_handoff_tasks_total{kind="usage-row",outcome="by_queue"} 4
-fxasync_handoff_tasks_total{kind="usage-row",outcome="claim_lost"} 1
-fxasync_handoff_tasks_total{kind="usage-row",outcome="deferred"} 1
-fxasync_handoff_tasks_total{kind="usage-row",outcome="fast"} 3
-fxasync_handoff_tasks_total{kind="usage-row",outcome="inserted"} 5
-fxasync_handoff_tasks_total{kind="usage-row",outcome="memory"} 7
-fxasync_handoff_tasks_total{kind="usage-row",outcome="spilled"} 2
-fxasync_handoff_tasks_total{kind="bad�",outcome="by_queue"} 0
-fxasync_handoff_tasks_total{kind="bad�",outcome="claim_lost"} 0
-fxasync_handoff_tasks_total{kind="bad�",outcome="deferred"} 0
-fxasync_handoff_tasks_total{kind="bad�",outcome="fast"} 1
-fxasync_handoff_tasks_total{kind="bad�",outcome="inserted"} 0
-fxasync_handoff_tasks_total{kind="bad�",outcome="memory"} 0
-fxasync_handoff_tasks_total{kind="bad�",outcome="spilled"} 0
+# HELP fxasync_drain_kept What the last stop left unfinished and the Keeper kept: a Kind's tasks, a batcher's items.
+# TYPE fxasync_drain_kept gauge
+fxasync_drain_kept{label="stream-events"} 3
+fxasync_drain_kept{label="usage-row"} 3
+# HELP fxasync_drain_lost What the last stop lost: tasks running at its end, queued or refused; a batcher's items.
+# TYPE fxasync_drain_lost gauge
+fxasync_drain_lost{label="stream-events"} 0
+fxasync_drain_lost{label="usage-row"} 0
 `
-	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want), "fxasync_handoff_tasks_total"))
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want), "fxasync_drain_kept", "fxasync_drain_lost"))
+	assert.Equal(t, 3.0, counter(t, reg, "fxasync_tasks_total", map[string]string{"label": "usage-row", "outcome": "handed_off"})+
+		counter(t, reg, "fxasync_tasks_total", map[string]string{"label": "usage-row", "outcome": "failed"}),
+		"the cut tasks returned after the drain's cancellation: handed off (or, past the grace, still running)")
+	assert.Equal(t, 3.0, counter(t, reg, "fxasync_batch_items_total", map[string]string{"batcher": "stream-events", "outcome": "kept"}))
+}
+
+// counter reads one counter of reg.
+func counter(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if labels[lp.GetName()] != lp.GetValue() {
+					continue next
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
 }
 
 // One figure has one value: with a batcher holding items, the pending

@@ -21,7 +21,7 @@ import (
 // the tracked set holds only work that runs or was cut off.
 func (k *Kind[T]) runFast(ctx context.Context, id int64, args T) {
 	k.h.track(id)
-	err := k.h.sched.TryGo(ctx, k.name, func(ctx context.Context) error {
+	err := k.s.TryGo(ctx, k.name, func(ctx context.Context) error {
 		returned := false
 		defer func() {
 			if !returned { // panicked (the scheduler logs it) or Goexit
@@ -54,7 +54,7 @@ func (k *Kind[T]) runFast(ctx context.Context, id int64, args T) {
 func (k *Kind[T]) claimAndRun(ctx context.Context, id int64, args T) (settled bool, err error) {
 	if k.h.started() == nil {
 		k.stats.deferred.Add(1)
-		return false, nil // stopped: the job is River's
+		return false, fxasync.ErrHandedOff // stopped: the job is River's
 	}
 	err = k.inTx(ctx, args, func(tx *sql.Tx) (bool, error) { return k.h.claim(ctx, tx, id) })
 	switch {
@@ -125,12 +125,12 @@ func (h *HandOff) claim(ctx context.Context, tx *sql.Tx, id int64) (bool, error)
 
 // leave ends a fast path that did not commit: the job stays in the
 // database and River runs it after the lease. A cancellation (the drain's
-// bound) is not a failure; any other error is returned, to be logged and
-// counted by the scheduler.
+// bound) is not a failure: the job is handed off (fxasync.ErrHandedOff);
+// any other error is returned, to be logged and counted by the scheduler.
 func (k *Kind[T]) leave(ctx context.Context, err error) error {
 	k.stats.deferred.Add(1)
 	if ctx.Err() != nil {
-		return nil
+		return fxasync.ErrHandedOff
 	}
 	return fmt.Errorf("fast path failed, River runs the job after its lease: %w", err)
 }

@@ -47,9 +47,9 @@ func child() int {
 	if os.Getenv(childEnv) == "hang" {
 		return hangInRiver(db, d)
 	}
-	s := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
-	h := New(db, s, Config{Dialect: d, Lease: 2 * time.Second})
-	k := Register(h, writeEffect(d)).Before(func(context.Context, effect) error {
+	h := New(db, Config{Dialect: d, Lease: 2 * time.Second})
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), Keeper: h})
+	k := Register(h, s, writeEffect(d)).Before(func(context.Context, effect) error {
 		time.Sleep(rand.N(300 * time.Millisecond)) // some written, some not, at the kill
 		return nil
 	})
@@ -86,9 +86,9 @@ func child() int {
 // path), whose run prints RUNNING and then hangs, until the child is
 // killed.
 func hangInRiver(db *sql.DB, d Dialect) int {
-	h := New(db, fxasync.New(fxasync.Config{Logger: zap.NewNop()}), Config{Dialect: d, Lease: 50 * time.Millisecond,
-		PollInterval: 50 * time.Millisecond})
-	k := Register(h, writeEffect(d)).Before(func(context.Context, effect) error {
+	h := New(db, Config{Dialect: d, Lease: 50 * time.Millisecond, PollInterval: 50 * time.Millisecond})
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), Keeper: h})
+	k := Register(h, s, writeEffect(d)).Before(func(context.Context, effect) error {
 		fmt.Println("RUNNING")
 		select {}
 	})

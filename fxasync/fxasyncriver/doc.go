@@ -11,7 +11,7 @@
 // A kind is registered once with its args type and one handler that writes
 // the task's effect inside a *sql.Tx it is given:
 //
-//	usage := fxasyncriver.Register(h, func(ctx context.Context, tx *sql.Tx, u UsageArgs) error { … })
+//	usage := fxasyncriver.Register(h, sched, func(ctx context.Context, tx *sql.Tx, u UsageArgs) error { … })
 //
 // A request inserts the task as a River job in its own transaction, leased:
 // scheduled Config.Lease ahead, so River's workers leave it alone for now.

@@ -30,9 +30,9 @@ func ExampleRegister() {
 	defer db.Close()
 	_, _ = db.Exec("CREATE TABLE visits (page TEXT NOT NULL)")
 
-	sched := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
-	h := fxasyncriver.New(db, sched, fxasyncriver.Config{})
-	visits := fxasyncriver.Register(h, func(ctx context.Context, tx *sql.Tx, v Visit) error {
+	h := fxasyncriver.New(db, fxasyncriver.Config{})
+	sched := fxasync.New(fxasync.Config{Logger: zap.NewNop(), Keeper: h}) // h keeps what a stop cuts short
+	visits := fxasyncriver.Register(h, sched, func(ctx context.Context, tx *sql.Tx, v Visit) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO visits (page) VALUES (?)", v.Page)
 		return err
 	})

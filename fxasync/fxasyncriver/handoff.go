@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fxtools/background/fxasync"
 	"github.com/fxtools/background/fxshutdown"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
@@ -106,12 +105,13 @@ func (c Config) slogger() *slog.Logger {
 // Stop.
 var ErrNotStarted = errors.New("fxasyncriver: hand-off not started")
 
-// HandOff runs durable tasks on a fxasync.Scheduler, with River as their
-// keeper. Register kinds, then Start; Stop after the scheduler's drain and
-// before the database closes (Module orders it so).
+// HandOff makes chosen work durable with River: its kinds' tasks run on an
+// fxasync.Scheduler, and it is that scheduler's fxasync.Keeper. Without
+// fx: New, then fxasync.New(fxasync.Config{Keeper: h}), Register kinds,
+// Start; on stop, the scheduler's Drain, then Stop, before the database
+// closes (Module orders it so).
 type HandOff struct {
 	db      *sql.DB
-	sched   *fxasync.Scheduler
 	cfg     Config
 	log     *slog.Logger // River's and the hand-off's
 	driver  riverdriver.Driver[*sql.Tx]
@@ -119,37 +119,24 @@ type HandOff struct {
 	kinds   map[string]*kindStats
 	err     error // the first registration error: Start returns it
 
-	mu       sync.Mutex
-	client   *river.Client[*sql.Tx] // between Start and Stop
-	out      map[int64]struct{}     // fast-path jobs started and not settled
-	live     map[uint64]spilled     // in-memory tasks not settled
-	liveSeq  uint64
-	batchers []func() []spilled // SpillBatcher's: take a batcher's unwritten items
-	keeper   *leaseKeeper       // Postgres: between Start and Stop
-	stopped  <-chan struct{}    // River's, from Stop: closed once River has wound down
+	mu      sync.Mutex
+	client  *river.Client[*sql.Tx] // between Start and Stop
+	out     map[int64]struct{}     // fast-path jobs started and not settled
+	keeper  *leaseKeeper           // Postgres: between Start and Stop
+	stopped <-chan struct{}        // River's, from Stop: closed once River has wound down
 }
 
 // New returns a HandOff that keeps jobs in db, next to the tables the
-// handlers write, and runs fast paths on s.
-func New(db *sql.DB, s *fxasync.Scheduler, cfg Config) *HandOff {
+// handlers write.
+func New(db *sql.DB, cfg Config) *HandOff {
 	cfg = cfg.withDefaults()
 	var d riverdriver.Driver[*sql.Tx] = riversqlite.New(db)
 	if cfg.Dialect == Postgres {
 		d = riverdatabasesql.New(db)
 	}
 	h := &HandOff{db: db, cfg: cfg, log: cfg.slogger(), driver: d, workers: river.NewWorkers(),
-		kinds: map[string]*kindStats{}, out: map[int64]struct{}{}, live: map[uint64]spilled{}}
-	h.setScheduler(s)
+		kinds: map[string]*kindStats{}, out: map[int64]struct{}{}}
 	return h
-}
-
-// setScheduler gives h the scheduler its tasks run on, which reports h's
-// figures too.
-func (h *HandOff) setScheduler(s *fxasync.Scheduler) {
-	h.sched = s
-	if s != nil {
-		s.AddHandOff(h.Stats)
-	}
 }
 
 // Start migrates River's tables, makes leftover jobs runnable (SQLite) and
@@ -201,19 +188,15 @@ func (h *HandOff) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop hands to River, in one transaction, the in-memory tasks and batcher
-// items the drain cut short, makes the fast-path jobs that did not settle
-// runnable at once (a replica sharing the database takes them; with
-// SQLite, the next start), then stops River: a soft stop, then a hard one.
-// Call it after the scheduler's drain. In an fxshutdown step, the summary
-// notes what was handed off; a failed spill returns a *SpillError, which
-// the summary counts as lost.
+// Stop makes the fast-path jobs that did not settle runnable at once (a
+// replica sharing the database takes them; with SQLite, the next start),
+// then stops River: a soft stop, then a hard one. Call it after the
+// scheduler's drain, which hands this HandOff, as its Keeper, what it cut
+// short. In an fxshutdown step, the summary notes what was released.
 //
 // Stop returns before ctx's deadline (without one, within 5 s), whatever
-// the database does: the spill and the release have a third of the time
-// each, River's stop the rest, so a database that is down costs its spill,
-// counted, not the step's bound. River is stopped in every case, a panic
-// in the spill included.
+// the database does: the release has half of the time, River's stop the
+// rest. River is stopped in every case, a panic in the release included.
 func (h *HandOff) Stop(ctx context.Context) (err error) {
 	h.mu.Lock()
 	c := h.client
@@ -229,26 +212,13 @@ func (h *HandOff) Stop(ctx context.Context) (err error) {
 	ctx, cancel := boundedStop(ctx)
 	defer cancel()
 	defer func() { err = errors.Join(err, stopRiver(ctx, c)) }()
-	spillCtx, cancelSpill := share(ctx, 3)
-	defer cancelSpill()
-	spilled, errSpill := h.spillGuarded(spillCtx, c)
 	releaseCtx, cancelRelease := share(ctx, 2)
 	defer cancelRelease()
-	released, errRelease := h.release(releaseCtx, c)
-	fxshutdown.Note(ctx, handedOff(spilled, released))
-	return errors.Join(errSpill, errRelease)
-}
-
-// spillGuarded is spill, with a panic in it (a marshaller's, River's) made
-// a *SpillError: the tasks it held are lost, and counted.
-func (h *HandOff) spillGuarded(ctx context.Context, c *river.Client[*sql.Tx]) (n int, err error) {
-	todo := h.unsettled()
-	defer func() {
-		if p := recover(); p != nil {
-			n, err = 0, &SpillError{Lost: len(todo), Err: fmt.Errorf("spill panicked: %s", render(p))}
-		}
-	}()
-	return h.spill(ctx, c, todo)
+	released, err := h.release(releaseCtx, c)
+	if released > 0 {
+		fxshutdown.Note(ctx, fmt.Sprintf("made %d leased job(s) runnable", released))
+	}
+	return err
 }
 
 // stopRiver stops River softly for half of ctx's time, then hard.

@@ -34,9 +34,9 @@ func newRig(t testing.TB, db *sql.DB, cfg Config) *rig {
 
 // newRigWith is newRig with the effect kind's handler.
 func newRigWith(t testing.TB, db *sql.DB, cfg Config, handle Handler[effect]) *rig {
-	s := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
-	h := New(db, s, cfg)
-	r := &rig{db: db, sched: s, h: h, kind: Register(h, handle)}
+	h := New(db, cfg)
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), Keeper: h})
+	r := &rig{db: db, sched: s, h: h, kind: Register(h, s, handle)}
 	require.NoError(t, h.Start(context.Background()))
 	stopAtCleanup(t, s, h, db)
 	return r
@@ -203,9 +203,9 @@ func TestFailedFastPathIsRetriedByRiver(t *testing.T) {
 func TestRiverOutlivesTheStartContext(t *testing.T) {
 	db, err := openSQLite(filepath.Join(t.TempDir(), "app.db"))
 	require.NoError(t, err)
-	s := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
-	h := New(db, s, Config{Lease: 50 * time.Millisecond, PollInterval: 10 * time.Millisecond})
-	kind := Register(h, writeEffect(SQLite))
+	h := New(db, Config{Lease: 50 * time.Millisecond, PollInterval: 10 * time.Millisecond})
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), Keeper: h})
+	kind := Register(h, s, writeEffect(SQLite))
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, h.Start(ctx))
 	cancel() // as fx's start timeout does, once start is over

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // hostile is a task whose encoding can panic or fail.
@@ -52,12 +53,13 @@ func writeHostile(d Dialect) Handler[hostile] {
 func untilCut(ctx context.Context, _ hostile) error { <-ctx.Done(); return ctx.Err() }
 
 // cutRig is a started hand-off of the hostile kind whose tasks wait for the
-// drain's bound (100 ms), so that Stop spills them.
+// drain's bound (100 ms), so that the drain hands them to it.
 type cutRig struct {
 	db    *sql.DB
 	sched *fxasync.Scheduler
 	h     *HandOff
 	kind  *Kind[hostile]
+	logs  *observer.ObservedLogs // the scheduler's
 }
 
 func newCutRig(t *testing.T, db *sql.DB, d Dialect) *cutRig {
@@ -67,51 +69,57 @@ func newCutRig(t *testing.T, db *sql.DB, d Dialect) *cutRig {
 // newHostileRig starts a hand-off of the hostile kind, with before as the
 // kind's Before work when not nil.
 func newHostileRig(t *testing.T, db *sql.DB, d Dialect, before func(context.Context, hostile) error) *cutRig {
-	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), DrainTimeout: 100 * time.Millisecond})
-	h := New(db, s, Config{Dialect: d})
-	k := Register(h, writeHostile(d))
+	h := New(db, Config{Dialect: d})
+	obs, logs := observer.New(zap.InfoLevel)
+	s := fxasync.New(fxasync.Config{Logger: zap.New(obs), DrainTimeout: 100 * time.Millisecond, Keeper: h})
+	k := Register(h, s, writeHostile(d))
 	if before != nil {
 		k.Before(before)
 	}
 	require.NoError(t, h.Start(context.Background()))
-	return &cutRig{db: db, sched: s, h: h, kind: k}
+	return &cutRig{db: db, sched: s, h: h, kind: k, logs: logs}
 }
 
 // cutShort submits tasks as they are and n good ones (keys "0", "1", …),
-// then drains: every one waits for the drain's bound, which cuts it short.
-func (r *cutRig) cutShort(t *testing.T, n int, tasks ...hostile) {
+// then drains within ctx: every one waits for the drain's bound, which
+// cuts it short, and the drain hands it to River.
+func (r *cutRig) cutShort(t *testing.T, ctx context.Context, n int, tasks ...hostile) {
 	for i := range n {
 		tasks = append(tasks, hostile{Key: fmt.Sprint(i)})
 	}
 	for _, task := range tasks {
 		require.NoError(t, r.kind.Go(context.Background(), task))
 	}
-	require.Error(t, r.sched.Drain(context.Background()))
+	require.Error(t, r.sched.Drain(ctx))
+}
+
+// keepLine is the scheduler's one line on what the keep lost, and why.
+func (r *cutRig) keepLine(t *testing.T) string {
+	lines := r.logs.FilterMessage("unfinished async work not kept").All()
+	require.Len(t, lines, 1)
+	return fmt.Sprint(lines[0].ContextMap())
 }
 
 // One task whose MarshalJSON panics and one whose MarshalJSON fails cost
-// themselves: the ten good ones are handed off, the two counted lost in a
-// *SpillError, and River is stopped. The panic used to make Stop panic
+// themselves: the ten good ones are kept, the two counted lost and logged
+// with why, and River is stopped. The panic used to make the stop panic
 // mid-spill: every task gone, counted 0, River left running.
-func TestSpillSurvivesHostileMarshalJSON(t *testing.T) {
+func TestKeepSurvivesHostileMarshalJSON(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.db")
 	db, err := openSQLite(path)
 	require.NoError(t, err)
 	r := newCutRig(t, db, SQLite)
-	r.cutShort(t, 10, hostile{Key: "p", Panic: true}, hostile{Key: "f", Fail: true})
-	var stopErr error
-	require.NotPanics(t, func() { stopErr = r.h.Stop(context.Background()) })
-	var se *SpillError
-	require.ErrorAs(t, stopErr, &se)
-	assert.Equal(t, 2, se.LostTotal())
-	assert.Contains(t, se.Error(), "MarshalJSON panicked: MarshalJSON broke")
-	assert.Equal(t, int64(10), r.h.Stats()[0].Spilled)
+	r.cutShort(t, context.Background(), 10, hostile{Key: "p", Panic: true}, hostile{Key: "f", Fail: true})
+	assert.Equal(t, fxasync.Losses{{Label: "hostile", Items: 2, Kept: 10}}, r.sched.LastDrain().Lost)
+	assert.Contains(t, r.keepLine(t), "MarshalJSON panicked: MarshalJSON broke")
+	require.NotPanics(t, func() { assert.NoError(t, r.h.Stop(context.Background())) })
+	assert.Equal(t, int64(10), r.h.Stats()[0].Kept)
 	assert.Nil(t, r.h.started(), "River was stopped")
 	require.NoError(t, db.Close())
 
 	db, err = openSQLite(path)
 	require.NoError(t, err)
-	rr := newHostileRig(t, db, SQLite, nil) // the restart: River runs what was spilled
+	rr := newHostileRig(t, db, SQLite, nil) // the restart: River runs what was kept
 	require.Eventually(t, func() bool { rows, _ := effects(t, db); return rows == 10 }, 30*time.Second, 10*time.Millisecond)
 	require.NoError(t, rr.sched.Drain(context.Background()))
 	require.NoError(t, rr.h.Stop(context.Background()))
@@ -122,52 +130,57 @@ func TestSpillSurvivesHostileMarshalJSON(t *testing.T) {
 }
 
 // On Postgres, one task holding a NUL (jsonb refuses \u0000) is counted
-// lost and the good ones are handed off: it used to fail the whole spill,
-// 0 of 10 good tasks handed off.
-func TestSpillOnPostgresSkipsWhatJSONBRefuses(t *testing.T) {
+// lost and the good ones are kept: it used to fail the whole spill, 0 of
+// 10 good tasks handed off.
+func TestKeepOnPostgresSkipsWhatJSONBRefuses(t *testing.T) {
 	url := postgresURL(t)
 	db, err := openPostgres(url)
 	require.NoError(t, err)
 	defer db.Close()
 	r := newCutRig(t, db, Postgres)
-	r.cutShort(t, 10, hostile{Key: "nul\x00byte"}, hostile{Key: `a literal \u0000 is fine`})
-	var se *SpillError
-	require.ErrorAs(t, r.h.Stop(context.Background()), &se)
-	assert.Equal(t, 1, se.LostTotal())
-	assert.Equal(t, int64(11), r.h.Stats()[0].Spilled)
+	r.cutShort(t, context.Background(), 10, hostile{Key: "nul\x00byte"}, hostile{Key: `a literal \u0000 is fine`})
+	assert.Equal(t, fxasync.Losses{{Label: "hostile", Items: 1, Kept: 11}}, r.sched.LastDrain().Lost)
+	assert.Contains(t, r.keepLine(t), "jsonb refuses")
+	require.NoError(t, r.h.Stop(context.Background()))
+	assert.Equal(t, int64(11), r.h.Stats()[0].Kept)
 	var jobs int
 	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM river_job WHERE kind = 'hostile'").Scan(&jobs))
 	assert.Equal(t, 11, jobs)
 }
 
-// With the database refusing connections and its sessions terminated, a
-// spill's loss is counted every time and Stop returns before its deadline:
-// it used to spend the whole bound stopping River, the step "abandoned"
-// and lost 0.
-func TestSpillWithTheDatabaseDownIsCountedInTime(t *testing.T) {
+// With the database refusing connections and its sessions terminated, the
+// keep's loss is counted every time and the drain returns before its
+// deadline: the spill used to spend the whole bound stopping River, the
+// step "abandoned" and lost 0.
+func TestKeepWithTheDatabaseDownIsCountedInTime(t *testing.T) {
 	url := postgresURL(t)
 	db, err := openPostgres(url)
 	require.NoError(t, err)
 	defer db.Close()
 	r := newCutRig(t, db, Postgres)
-	r.cutShort(t, 10)
-	restore := refuseConnections(t, url)
-	defer restore()
-	r.stopCountsInTime(t, 10, restore)
+	r.keepCountsInTime(t, 10, func() func() { return refuseConnections(t, url) })
 }
 
-// stopCountsInTime stops the hand-off with the database failing: Stop
-// returns before its 3 s deadline with a *SpillError counting lost, and
-// once heal has mended the database, River winds down.
-func (r *cutRig) stopCountsInTime(t *testing.T, lost int, heal func()) {
+// keepCountsInTime cuts n tasks short and drains them with the database
+// broken by fail: the drain returns before its 3 s deadline counting all
+// n lost, and once the database is mended, River winds down.
+func (r *cutRig) keepCountsInTime(t *testing.T, n int, fail func() (heal func())) {
+	for i := range n {
+		require.NoError(t, r.kind.Go(context.Background(), hostile{Key: fmt.Sprint(i)}))
+	}
+	heal := fail()
+	defer heal()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	stopErr := r.h.Stop(ctx)
-	assert.NoError(t, ctx.Err(), "Stop returned before its deadline")
-	var se *SpillError
-	require.ErrorAs(t, stopErr, &se)
-	assert.Equal(t, lost, se.LostTotal())
-	assert.Zero(t, r.h.Stats()[0].Spilled)
+	require.Error(t, r.sched.Drain(ctx))
+	assert.NoError(t, ctx.Err(), "the drain returned before its deadline")
+	assert.Equal(t, fxasync.Losses{{Label: "hostile", Items: n}}, r.sched.LastDrain().Lost)
+	assert.Zero(t, r.h.Stats()[0].Kept)
+	assert.NotEmpty(t, r.keepLine(t))
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancelStop()
+	_ = r.h.Stop(stopCtx) // with the database down: its release fails, River stops later
+	assert.NoError(t, stopCtx.Err(), "Stop returned before its deadline")
 	heal()
 	select {
 	case <-r.h.stopped:
@@ -177,7 +190,7 @@ func (r *cutRig) stopCountsInTime(t *testing.T, lost int, heal func()) {
 }
 
 // A handler that panics is a failure like an error: an in-memory task is
-// not spilled at the stop, a fast path is left to River (Deferred), and
+// not kept at the stop, a fast path is left to River (Deferred), and
 // neither stays tracked.
 func TestPanickingHandlerIsAFailure(t *testing.T) {
 	db, err := openSQLite(filepath.Join(t.TempDir(), "app.db"))
@@ -194,19 +207,19 @@ func TestPanickingHandlerIsAFailure(t *testing.T) {
 	st := r.h.Stats()[0]
 	assert.Equal(t, int64(5), st.Deferred)
 	r.h.mu.Lock()
-	assert.Empty(t, r.h.live, "in-memory tasks settled")
 	assert.Empty(t, r.h.out, "fast paths settled")
 	r.h.mu.Unlock()
 	require.NoError(t, r.sched.Drain(context.Background()))
+	assert.Empty(t, r.sched.LastDrain().Lost, "in-memory tasks settled: nothing to keep")
 	require.NoError(t, r.h.Stop(context.Background()))
-	assert.Zero(t, r.h.Stats()[0].Spilled)
+	assert.Zero(t, r.h.Stats()[0].Kept)
 }
 
 // A kind registered after Start refuses its submissions with the error;
 // it used to run, and one cut task of it failed the whole spill.
 func TestKindRegisteredAfterStartIsRefused(t *testing.T) {
 	r := sqliteRig(t, Config{})
-	late := Register(r.h, writeHostile(SQLite))
+	late := Register(r.h, r.sched, writeHostile(SQLite))
 	assert.ErrorContains(t, late.Go(context.Background(), hostile{Key: "x"}), "after Start")
 	assert.ErrorContains(t, late.Submit(context.Background(), hostile{Key: "x"}), "after Start")
 	tx, err := r.db.Begin()
@@ -250,9 +263,9 @@ func TestStartWarnsOfJobsOfUnknownKinds(t *testing.T) {
 	db := leaveHostileJobs(t, path, 3)
 
 	logs := &syncWriter{}
-	s := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
-	h := New(db, s, Config{Slog: slog.New(slog.NewTextHandler(logs, nil))})
-	Register(h, writeEffect(SQLite)) // "hostile" is no longer registered
+	h := New(db, Config{Slog: slog.New(slog.NewTextHandler(logs, nil))})
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), Keeper: h})
+	Register(h, s, writeEffect(SQLite)) // "hostile" is no longer registered
 	require.NoError(t, h.Start(context.Background()))
 	stopAtCleanup(t, s, h, db)
 	assert.Contains(t, logs.String(), "jobs of kinds not registered here")
@@ -297,18 +310,19 @@ func (s *syncWriter) String() string {
 }
 
 // SQLite refusing writes (its one connection made query-only) at the
-// stop: the spill's 30 tasks are counted lost, and Stop returns before its
-// deadline (it used to count 0 of 30).
-func TestSpillWithSQLiteRefusingWritesIsCountedInTime(t *testing.T) {
+// stop: the keep's 30 tasks are counted lost, and the drain returns before
+// its deadline (the spill used to count 0 of 30).
+func TestKeepWithSQLiteRefusingWritesIsCountedInTime(t *testing.T) {
 	db, err := openSQLite(filepath.Join(t.TempDir(), "app.db"))
 	require.NoError(t, err)
 	defer db.Close()
 	r := newCutRig(t, db, SQLite)
-	r.cutShort(t, 30)
-	_, err = db.Exec("PRAGMA query_only = ON")
-	require.NoError(t, err)
-	r.stopCountsInTime(t, 30, func() {
-		_, err := db.Exec("PRAGMA query_only = OFF")
+	r.keepCountsInTime(t, 30, func() func() {
+		_, err := db.Exec("PRAGMA query_only = ON")
 		require.NoError(t, err)
+		return func() {
+			_, err := db.Exec("PRAGMA query_only = OFF")
+			require.NoError(t, err)
+		}
 	})
 }

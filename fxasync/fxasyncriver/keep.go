@@ -1,7 +1,7 @@
 package fxasyncriver
 
-// This file holds in-memory tasks of a registered kind and the stop's
-// spill: what the drain cut short goes to River instead of being lost.
+// This file holds in-memory tasks of a registered kind and the Keeper: what
+// the drain cut short goes to River instead of being lost.
 
 import (
 	"context"
@@ -9,156 +9,93 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
 
-	"github.com/fxtools/background/fxasync"
+	"github.com/fxtools/background/fxshutdown"
 	"github.com/riverqueue/river"
 )
 
-// spilled is one unsettled in-memory task, ready to insert.
-type spilled struct {
-	args  JobArgs
-	stats *kindStats
-}
-
 // Go runs an in-memory task of the kind on the scheduler: no job is
 // inserted, so it costs the caller nothing but the submission. It is not
-// kept through a crash; but when the drain's bound cuts it short (or it
-// has not started by then), the stop hands it to River, which runs it
-// after a restart — or at once on another replica sharing Postgres. Go
-// returns the scheduler's refusal (fxasync.ErrFull, ErrClosed) as TryGo
-// does. A handler's error is a failure, logged and counted by the
-// scheduler, as for any task: only the drain's cut is handed off.
-//
-// A handler that panics or calls runtime.Goexit fails like one that
-// returns an error (the scheduler logs and counts it): it is not spilled.
-// When the kind's registration failed (after Start, or twice), Go returns
-// that error and runs nothing.
+// kept through a crash; but what the drain's bound cuts short (or has not
+// started) the scheduler hands to its Keeper — this HandOff, when the
+// scheduler was made with it — which inserts it into River, to run after a
+// restart or at once on another replica sharing Postgres. Go waits for a
+// slot and returns the scheduler's refusal as fxasync.Kind.Go does. A
+// handler's error is a failure, logged and counted by the scheduler; a
+// handler that panics or calls runtime.Goexit fails like one that returns
+// an error: only the drain's cut is kept. When the kind's registration
+// failed (after Start, or twice), Go returns that error and runs nothing.
 func (k *Kind[T]) Go(ctx context.Context, args T) error {
 	if k.err != nil {
 		return k.err
 	}
-	id := k.h.hold(spilled{args: args, stats: k.stats})
-	err := k.h.sched.TryGo(ctx, k.name, func(ctx context.Context) error {
-		cut := false
-		defer func() {
-			if !cut {
-				k.h.drop(id) // settled: written, failed, panicked or Goexit
-			}
-		}()
-		err := k.inTx(ctx, args, nil)
-		switch {
-		case err == nil:
-			k.stats.memory.Add(1)
-		case ctx.Err() != nil:
-			cut = true
-			return nil // cut off by the drain's bound: Stop spills it
-		}
+	return k.mem.Go(ctx, args)
+}
+
+// runMemory is an in-memory task's run: the handler in a transaction of
+// its own.
+func (k *Kind[T]) runMemory(ctx context.Context, args T) error {
+	if err := k.inTx(ctx, args, nil); err != nil {
 		return err
-	})
-	if err != nil {
-		k.h.drop(id)
 	}
-	return err
+	k.stats.memory.Add(1)
+	return nil
 }
 
-// SpillBatcher makes the stop hand to River, as tasks of kind k, the items
-// batcher b has not written when the drain ends (see
-// fxasync.Batcher.KeepUnwritten): the drain counts them as kept, not lost.
-// Use it for a batcher whose write stores what k's handler stores. Call it
-// before the drain.
-func SpillBatcher[T JobArgs](k *Kind[T], b *fxasync.Batcher[T]) {
-	b.KeepUnwritten()
-	k.h.mu.Lock()
-	defer k.h.mu.Unlock()
-	k.h.batchers = append(k.h.batchers, func() []spilled {
-		items := b.Unwritten()
-		out := make([]spilled, len(items))
-		for i, it := range items {
-			out[i] = spilled{args: it, stats: k.stats}
-		}
-		return out
-	})
-}
-
-// hold records an in-memory task until it settles; drop forgets it.
-func (h *HandOff) hold(s spilled) uint64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.liveSeq++
-	h.live[h.liveSeq] = s
-	return h.liveSeq
-}
-
-func (h *HandOff) drop(id uint64) {
-	h.mu.Lock()
-	delete(h.live, id)
-	h.mu.Unlock()
-}
-
-// spill inserts todo — the unsettled in-memory tasks and the batchers'
-// unwritten items — into River, runnable at once, in one transaction, and
-// returns how many. Tasks still running (they ignored the cut) are
-// included and may yet commit: spilled work is at least once.
+// Keep inserts items into River, runnable at once, in one transaction, and
+// returns how many: the scheduler calls it at the end of its drain with the
+// work of fxasync Kinds (this package's Go) and of batchers with
+// fxasync.BatcherConfig.Keep that did not finish (see fxasync.Keeper).
+// Each item must be the args of a kind registered here; kind, the
+// scheduler's name for the work, is not used. Items still running (they
+// ignored the cut) are included and may yet commit: kept work is at least
+// once. In an fxshutdown step, the summary notes how many were handed off.
 //
 // Each item is encoded first, alone and under recover: one whose
-// MarshalJSON panics or fails, or (Postgres) whose JSON jsonb refuses, is
-// counted lost and the others are handed off. A failed insert loses them
-// all, counted. Either way the error is a *SpillError with the count.
-func (h *HandOff) spill(ctx context.Context, c *river.Client[*sql.Tx], todo []spilled) (int, error) {
-	if len(todo) == 0 {
-		return 0, nil
+// MarshalJSON panics or fails, or (Postgres) whose JSON jsonb refuses, or
+// of a kind not registered, is lost, counted, and the others are kept. A
+// failed insert keeps none.
+func (h *HandOff) Keep(ctx context.Context, _ string, items []any) (int, error) {
+	c := h.started()
+	if c == nil {
+		return 0, ErrNotStarted
 	}
-	params, good, bad := h.encode(todo)
+	params, good, bad := h.encode(items)
 	var errs []error
 	if len(bad) > 0 {
-		errs = append(errs, fmt.Errorf("%d cannot be encoded: %w", len(bad), errors.Join(bad...)))
+		errs = append(errs, fmt.Errorf("%d cannot be kept: %w", len(bad), errors.Join(bad...)))
 	}
 	if len(params) > 0 {
 		if err := h.insertMany(ctx, c, params); err != nil {
-			return 0, &SpillError{Lost: len(todo), Err: errors.Join(append(errs, err)...)}
+			return 0, errors.Join(append(errs, err)...)
 		}
 	}
-	for _, s := range good {
-		s.stats.spilled.Add(1)
+	for _, st := range good {
+		st.kept.Add(1)
 	}
-	if len(bad) > 0 {
-		return len(good), &SpillError{Lost: len(bad), Err: errors.Join(errs...)}
+	if len(good) > 0 {
+		fxshutdown.Note(ctx, fmt.Sprintf("handed off %d task(s) to River", len(good)))
 	}
-	return len(good), nil
+	return len(good), errors.Join(errs...)
 }
 
-// unsettled takes the in-memory tasks and batcher items left to spill.
-func (h *HandOff) unsettled() []spilled {
-	h.mu.Lock()
-	todo := slices.Collect(maps.Values(h.live))
-	clear(h.live)
-	batchers := h.batchers
-	h.mu.Unlock()
-	for _, take := range batchers {
-		todo = append(todo, take()...)
-	}
-	return todo
-}
-
-// encode turns the items that encode into insert parameters, and returns
-// them, the items they hold, and one error per item that does not (at
-// most maxSpillErrors kept: they are for a log line).
-func (h *HandOff) encode(todo []spilled) (params []river.InsertManyParams, good []spilled, bad []error) {
+// encode turns the items that are args of a registered kind and encode
+// into insert parameters, and returns them, their kinds' counters, and one
+// error per item that does not (at most maxKeepErrors kept: they are for
+// a log line).
+func (h *HandOff) encode(items []any) (params []river.InsertManyParams, good []*kindStats, bad []error) {
 	opts := &river.InsertOpts{Queue: h.cfg.Queue}
 	nBad := 0
-	for _, s := range todo {
-		raw, err := encodeArgs(s.args, h.cfg.Dialect)
+	for _, it := range items {
+		kind, st, raw, err := h.encodeItem(it)
 		if err != nil {
-			if nBad++; nBad <= maxSpillErrors {
+			if nBad++; nBad <= maxKeepErrors {
 				bad = append(bad, err)
 			}
 			continue
 		}
-		params = append(params, river.InsertManyParams{Args: encodedArgs{kind: s.args.Kind(), raw: raw}, InsertOpts: opts})
-		good = append(good, s)
+		params = append(params, river.InsertManyParams{Args: encodedArgs{kind: kind, raw: raw}, InsertOpts: opts})
+		good = append(good, st)
 	}
 	for ; nBad > len(bad); nBad-- {
 		bad = append(bad, errEncode)
@@ -166,7 +103,34 @@ func (h *HandOff) encode(todo []spilled) (params []river.InsertManyParams, good 
 	return params, good, bad
 }
 
-const maxSpillErrors = 3
+const maxKeepErrors = 3
+
+// encodeItem is an item's kind, counters and JSON, or why River cannot
+// keep it: not a registered kind's args, or not encodable.
+func (h *HandOff) encodeItem(it any) (kind string, st *kindStats, raw []byte, err error) {
+	args, ok := it.(JobArgs)
+	if !ok {
+		return "", nil, nil, fmt.Errorf("%w: a %T is not River job args", errEncode, it) // %T calls no method
+	}
+	if kind, err = kindOf(args); err != nil {
+		return "", nil, nil, err
+	}
+	if st = h.kinds[kind]; st == nil {
+		return "", nil, nil, fmt.Errorf("%w: kind %q is not registered", errEncode, render(kind))
+	}
+	raw, err = encodeArgs(args, h.cfg.Dialect)
+	return kind, st, raw, err
+}
+
+// kindOf is args.Kind(), guarded: it is the user's method.
+func kindOf(args JobArgs) (kind string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: Kind panicked: %s", errEncode, render(p))
+		}
+	}()
+	return args.Kind(), nil
+}
 
 var errEncode = errors.New("cannot be encoded")
 
@@ -224,32 +188,4 @@ func (h *HandOff) insertMany(ctx context.Context, c *river.Client[*sql.Tx], para
 		return err
 	}
 	return tx.Commit()
-}
-
-// SpillError is Stop's error when the spill failed: its tasks are lost.
-// The shutdown summary counts them (it is an fxshutdown.LossError).
-type SpillError struct {
-	Lost int
-	Err  error
-}
-
-func (e *SpillError) Error() string {
-	return fmt.Sprintf("fxasyncriver: %d task(s) not handed off to River: %s", e.Lost, render(e.Err))
-}
-
-func (e *SpillError) Unwrap() error { return e.Err }
-
-// LostTotal is how many tasks the failed spill lost.
-func (e *SpillError) LostTotal() int { return e.Lost }
-
-// handedOff describes a stop's hand-off for the shutdown summary.
-func handedOff(spilled, released int) string {
-	var parts []string
-	if spilled > 0 {
-		parts = append(parts, fmt.Sprintf("handed off %d task(s) to River", spilled))
-	}
-	if released > 0 {
-		parts = append(parts, fmt.Sprintf("made %d leased job(s) runnable", released))
-	}
-	return strings.Join(parts, "; ")
 }

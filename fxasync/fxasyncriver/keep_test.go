@@ -16,19 +16,19 @@ import (
 )
 
 // The drain's bound cuts short 50 in-memory tasks and a batcher's 30 items
-// (their writes wait for the bound): the drain counts nothing lost, Stop
-// hands all 80 to River, and a restart on the same file writes each once.
-func TestStopSpillsWhatTheDrainCutShort(t *testing.T) {
+// (their writes wait for the bound): the drain hands all 80 to River, its
+// Keeper, and counts them kept, none lost; a restart on the same file
+// writes each once.
+func TestDrainKeepsWhatItCutShort(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.db")
 	db, err := openSQLite(path)
 	require.NoError(t, err)
-	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), DrainTimeout: 100 * time.Millisecond})
-	h := New(db, s, Config{})
+	h := New(db, Config{})
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), DrainTimeout: 100 * time.Millisecond, Keeper: h})
 	untilCut := func(ctx context.Context, _ effect) error { <-ctx.Done(); return ctx.Err() }
-	k := Register(h, writeEffect(SQLite)).Before(untilCut)
+	k := Register(h, s, writeEffect(SQLite)).Before(untilCut)
 	b := fxasync.NewBatcher(s, "effects", func(ctx context.Context, es []effect) error { return untilCut(ctx, es[0]) },
-		fxasync.BatcherConfig{MaxBatch: 10})
-	SpillBatcher(k, b)
+		fxasync.BatcherConfig{MaxBatch: 10, Keep: true})
 	require.NoError(t, h.Start(context.Background()))
 	for i := range 50 {
 		require.NoError(t, k.Go(context.Background(), effect{Key: fmt.Sprint("task-", i)}))
@@ -37,9 +37,11 @@ func TestStopSpillsWhatTheDrainCutShort(t *testing.T) {
 		require.NoError(t, b.Add(context.Background(), effect{Key: fmt.Sprint("item-", i)}))
 	}
 	require.Error(t, s.Drain(context.Background()), "the bound cut the drain short")
-	assert.Empty(t, s.LastDrain().Lost, "cut short, not lost")
+	assert.Equal(t, fxasync.Losses{{Label: "effect", Kept: 50}, {Label: "effects", Kept: 30}}, s.LastDrain().Lost,
+		"cut short, kept, not lost")
+	assert.Equal(t, int64(50), s.Stats().Labels[0].HandedOff)
 	require.NoError(t, h.Stop(context.Background()))
-	assert.Equal(t, int64(80), h.Stats()[0].Spilled)
+	assert.Equal(t, int64(80), h.Stats()[0].Kept)
 	assert.Zero(t, h.Stats()[0].Memory)
 	rows, _ := effects(t, db)
 	assert.Zero(t, rows)
@@ -55,7 +57,7 @@ func TestStopSpillsWhatTheDrainCutShort(t *testing.T) {
 	assert.Equal(t, int64(80), r.h.Stats()[0].ByQueue)
 }
 
-// In-memory tasks that finish are written once and spill nothing; a
+// In-memory tasks that finish are written once and keep nothing; a
 // handler's error is the scheduler's failure, not a hand-off.
 func TestInMemoryTasksWriteOnce(t *testing.T) {
 	db, err := openSQLite(filepath.Join(t.TempDir(), "app.db"))
@@ -77,9 +79,8 @@ func TestInMemoryTasksWriteOnce(t *testing.T) {
 	assert.Equal(t, 100, distinct)
 	st := r.h.Stats()[0]
 	assert.Equal(t, int64(100), st.Memory)
-	assert.Zero(t, st.Spilled)
+	assert.Zero(t, st.Kept)
 	assert.Equal(t, int64(1), r.sched.Stats().Labels[0].Failed, "the failure is the scheduler's")
-	r.h.mu.Lock()
-	assert.Empty(t, r.h.live, "nothing left to spill")
-	r.h.mu.Unlock()
+	require.NoError(t, r.sched.Drain(context.Background()))
+	assert.Empty(t, r.sched.LastDrain().Lost, "nothing left to keep")
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fxtools/background/fxasync"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
@@ -26,6 +27,8 @@ type Handler[T JobArgs] func(ctx context.Context, tx *sql.Tx, args T) error
 // Kind is a registered task kind.
 type Kind[T JobArgs] struct {
 	h      *HandOff
+	s      *fxasync.Scheduler // runs its fast paths and in-memory tasks
+	mem    *fxasync.Kind[T]   // its in-memory tasks, kept by the scheduler's Keeper
 	name   string
 	handle Handler[T]
 	before func(ctx context.Context, args T) error
@@ -34,12 +37,15 @@ type Kind[T JobArgs] struct {
 }
 
 // Register registers the kind T.Kind() with its handler, which serves the
-// fast path and River's worker alike. Register before Start; a kind
-// registered twice, or after Start, makes Start return the error, and
-// every submission of the kind returned (Go, InsertTx, Submit) too.
-func Register[T JobArgs](h *HandOff, handle Handler[T]) *Kind[T] {
+// fast path, in-memory tasks and River's worker alike; s runs the fast
+// paths and in-memory tasks (make it with this HandOff as its Keeper, as
+// Module does). Register before Start; a kind registered twice, or after
+// Start, makes Start return the error, and every submission of the kind
+// returned (Go, InsertTx, Submit) too.
+func Register[T JobArgs](h *HandOff, s *fxasync.Scheduler, handle Handler[T]) *Kind[T] {
 	var zero T
-	k := &Kind[T]{h: h, name: zero.Kind(), handle: handle, stats: &kindStats{}}
+	k := &Kind[T]{h: h, s: s, name: zero.Kind(), handle: handle, stats: &kindStats{}}
+	k.mem = fxasync.NewKind(s, k.name, k.runMemory)
 	err := h.register(k.name, k.stats)
 	if err == nil {
 		err = river.AddWorkerSafely[T](h.workers, &worker[T]{k: k})

@@ -17,11 +17,11 @@ import (
 // StepName is the hand-off's step in fxshutdown's sequence and summary.
 const StepName = "durable-handoff"
 
-// Module provides a *HandOff on the graph's *sql.DB and *fxasync.Scheduler
-// (fxasync.Module). It starts River on start; on stop, after the
-// scheduler's drain and before the hooks of the *sql.DB's constructor (its
-// close), it hands off what the drain cut short, makes unsettled jobs
-// runnable and stops River — as the step StepName when a
+// Module provides a *HandOff on the graph's *sql.DB, and provides it as the
+// fxasync.Keeper that fxasync.Module's scheduler hands what its drain cut
+// short to. It starts River on start; on stop, after the scheduler's drain
+// and before the hooks of the *sql.DB's constructor (its close), it makes
+// unsettled jobs runnable and stops River — as the step StepName when a
 // *fxshutdown.Shutdown is in the graph, as an OnStop hook otherwise. A
 // Config in the graph configures it; without a Config.Logger or Slog, River
 // logs to the graph's *zap.Logger (named "river", warnings and errors),
@@ -29,10 +29,9 @@ const StepName = "durable-handoff"
 // before the application starts.
 var Module = fx.Module("fxasyncriver",
 	fx.Provide(newFromGraph),
-	// Built before the scheduler, so its stop runs after the drain; it
-	// gets the scheduler once both are built.
-	fxasync.DrainBefore[*HandOff](),
-	fx.Invoke(func(h *HandOff, s *fxasync.Scheduler) { h.setScheduler(s) }),
+	// The scheduler takes its Keeper from the graph, so the HandOff is built
+	// first and its stop runs after the drain.
+	fx.Provide(func(h *HandOff) fxasync.Keeper { return h }),
 )
 
 // params are what the Module takes from the graph.
@@ -54,7 +53,7 @@ func newFromGraph(p params) *HandOff {
 	if cfg.Logger == nil && cfg.Slog == nil {
 		cfg.Logger, cfg.Slog = p.Logger, p.Slog
 	}
-	h := New(p.DB, nil, cfg)
+	h := New(p.DB, cfg)
 	p.Lifecycle.Append(fx.StartHook(h.Start))
 	if p.Shutdown != nil {
 		p.Shutdown.Add(fxshutdown.Step{Name: StepName, Run: h.Stop})

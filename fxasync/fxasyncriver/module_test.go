@@ -37,9 +37,9 @@ func TestModuleStopsAfterTheDrainAndBeforeTheDatabase(t *testing.T) {
 				}),
 				fxasync.Module,
 				Module,
-				fx.Invoke(func(h *HandOff) {
+				fx.Invoke(func(h *HandOff, s *fxasync.Scheduler) {
 					write := writeEffect(SQLite)
-					k = Register(h, func(ctx context.Context, tx *sql.Tx, e effect) error {
+					k = Register(h, s, func(ctx context.Context, tx *sql.Tx, e effect) error {
 						time.Sleep(2 * time.Millisecond) // still running when the stop begins
 						return write(ctx, tx, e)
 					})
@@ -80,7 +80,7 @@ func TestModuleLogsThroughZap(t *testing.T) {
 			return db, err
 		}),
 		fxasync.Module, Module,
-		fx.Invoke(func(h *HandOff) { Register(h, writeEffect(SQLite)) }))
+		fx.Invoke(func(h *HandOff, s *fxasync.Scheduler) { Register(h, s, writeEffect(SQLite)) }))
 	app.RequireStart()
 	app.RequireStop()
 	warn := logs.FilterMessageSnippet("jobs of kinds not registered here").All()

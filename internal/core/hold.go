@@ -58,14 +58,23 @@ func (e *Engine) OnDrain(f func()) {
 }
 
 // CountLoss makes the drain's report count label's losses with lost, in the
-// holder's unit (a batcher's items), instead of counting its tasks. Several
-// holders of one label add up.
-func (e *Engine) CountLoss(label string, lost func() int) {
+// holder's unit (a batcher's items, a kind's tasks): what it lost and what
+// the keeper kept, instead of the label's running and queued tasks. With
+// rejected, the label's refusals since the drain began still count (a
+// kind's submissions); without, they are the holder's own business (a
+// batcher's writes). Several holders of one label add up.
+func (e *Engine) CountLoss(label string, lost func() (items, kept int), rejected bool) {
 	label, _ = e.labels.get(label)
 	e.holds.mu.Lock()
 	defer e.holds.mu.Unlock()
 	if e.holds.lossOf == nil {
-		e.holds.lossOf = map[string][]func() int{}
+		e.holds.lossOf = map[string]*holderLoss{}
 	}
-	e.holds.lossOf[label] = append(e.holds.lossOf[label], lost)
+	h := e.holds.lossOf[label]
+	if h == nil {
+		h = &holderLoss{}
+		e.holds.lossOf[label] = h
+	}
+	h.funcs = append(h.funcs, lost)
+	h.rejected = h.rejected || rejected
 }

@@ -9,7 +9,13 @@ import "sync"
 type holds struct {
 	mu      sync.Mutex
 	onDrain []func()
-	lossOf  map[string][]func() int
+	lossOf  map[string]*holderLoss
+}
+
+// holderLoss is how a label's holders count its losses (see CountLoss).
+type holderLoss struct {
+	funcs    []func() (items, kept int)
+	rejected bool
 }
 
 func (hs *holds) drainBegan() {
@@ -21,20 +27,19 @@ func (hs *holds) drainBegan() {
 	}
 }
 
-// lossFunc returns the sum of label's holders' losses, or nil when label
-// has no holder.
-func (hs *holds) lossFunc(label string) func() int {
+// loss returns label's holders' losses added up, and whether the label's
+// refusals count too; ok is false when label has no holder.
+func (hs *holds) loss(label string) (items, kept int, rejected, ok bool) {
 	hs.mu.Lock()
-	fs := hs.lossOf[label]
+	h := hs.lossOf[label]
+	var fs []func() (int, int)
+	if h != nil {
+		fs, rejected = append(fs, h.funcs...), h.rejected
+	}
 	hs.mu.Unlock()
-	if fs == nil {
-		return nil
+	for _, f := range fs {
+		i, k := f()
+		items, kept = items+i, kept+k
 	}
-	return func() int {
-		n := 0
-		for _, f := range fs {
-			n += f()
-		}
-		return n
-	}
+	return items, kept, rejected, h != nil
 }

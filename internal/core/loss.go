@@ -42,10 +42,13 @@ func (e *Engine) losses(left map[string]LabelLoss) Losses {
 		l := left[x.label]
 		l.Label = x.label
 		l.Rejected = int(x.c.rejected.Load() - x.c.refusedAtDrain.Load())
-		if lost := e.holds.lossFunc(x.label); lost != nil {
-			l = LabelLoss{Label: x.label, Items: lost()}
+		if items, kept, rejected, ok := e.holds.loss(x.label); ok {
+			l = LabelLoss{Label: x.label, Items: items, Kept: kept, Rejected: l.Rejected}
+			if !rejected {
+				l.Rejected = 0
+			}
 		}
-		if l.Total() > 0 {
+		if l.Total() > 0 || l.Kept > 0 {
 			out = append(out, l)
 		}
 	}

@@ -88,24 +88,37 @@ func byLabel(ts []TaskInfo) []string {
 }
 
 // LabelLoss is what one label lost in a stop. For a holder's label (a
-// batcher's) Items counts what it accepted and did not store, and the task
-// counts are zero.
+// batcher's, a kind's) Items counts what it accepted and neither stored
+// nor had kept, Kept what the keeper kept, and Running and Queued are zero.
 type LabelLoss struct {
 	Label    string
 	Running  int // cancelled at the bound and still running when the drain gave up
 	Queued   int // admitted and never started
 	Rejected int // refused from the start of the drain on
-	Items    int // a holder's accepted items not stored
+	Items    int // a holder's accepted work neither done nor kept
+	Kept     int // a holder's unfinished work the keeper kept: not lost
 }
 
 // Total is every loss of the label.
 func (l LabelLoss) Total() int { return l.Running + l.Queued + l.Rejected + l.Items }
 
 func (l LabelLoss) String() string {
-	if l.Items > 0 {
-		return fmt.Sprintf("%s: %d item(s)", l.Label, l.Items)
+	var s string
+	switch {
+	case l.Total() == 0 && l.Kept > 0:
+		return fmt.Sprintf("%s: kept %d", l.Label, l.Kept)
+	case l.Items > 0 || l.Kept > 0:
+		s = fmt.Sprintf("%s: %d item(s)", l.Label, l.Items)
+		if l.Rejected > 0 {
+			s += fmt.Sprintf(", rejected %d", l.Rejected)
+		}
+	default:
+		s = fmt.Sprintf("%s: %d (running %d, queued %d, rejected %d)", l.Label, l.Total(), l.Running, l.Queued, l.Rejected)
 	}
-	return fmt.Sprintf("%s: %d (running %d, queued %d, rejected %d)", l.Label, l.Total(), l.Running, l.Queued, l.Rejected)
+	if l.Kept > 0 {
+		s += fmt.Sprintf(", kept %d", l.Kept)
+	}
+	return s
 }
 
 // Losses are a stop's losses, one entry per label that lost anything, sorted

@@ -54,12 +54,14 @@ func (r *taskRun) protect(t *task, log *zap.Logger, o *runOptions) {
 
 // report counts and logs how the task ended.
 func (r *taskRun) report(t *task, log *zap.Logger, o *runOptions) {
-	if r.returned && r.err != nil && len(o.middleware) > 0 {
+	if r.returned && r.err != nil && r.err != ErrHandedOff && len(o.middleware) > 0 {
 		if v, stack, ok := o.panicked(r.err); ok { // a panic the middleware passed on
 			r.returned, r.panic, r.stack = false, v, stack
 		}
 	}
 	switch {
+	case r.returned && r.err == ErrHandedOff:
+		t.stats.handedOff.Add(1)
 	case !r.settled:
 		t.stats.failed.Add(1)
 		logx.Guard(func() { log.Error("async task called runtime.Goexit", zap.String("label", t.label)) })

@@ -16,6 +16,7 @@ type Counters struct {
 	lastRejectLog                                    atomic.Int64 // clock reading of the last line; 0: none yet
 	rejectLogged                                     atomic.Int64 // rejected, as of that line
 	refusedAtDrain                                   atomic.Int64 // rejected when the drain began
+	handedOff                                        atomic.Int64 // rare: only a stop's cut tasks
 	_                                                [64]byte
 }
 
@@ -34,6 +35,7 @@ type LabelStats struct {
 	Succeeded int64  // returned nil
 	Failed    int64  // returned an error, or called runtime.Goexit
 	Panicked  int64
+	HandedOff int64     // cut off by the drain and handed to the keeper (ErrHandedOff)
 	Pending   int64     // admitted and not finished
 	Durations Durations // of finished tasks, from submission to return
 }
@@ -41,9 +43,10 @@ type LabelStats struct {
 // snapshot reads outcomes before submissions, so Pending is never negative.
 func (c *Counters) snapshot(label string) LabelStats {
 	s := LabelStats{Label: label, Rejected: c.rejected.Load(), Succeeded: c.succeeded.Load(),
-		Failed: c.failed.Load(), Panicked: c.panicked.Load(), Waiting: c.waiting.Load(), Durations: c.durations.snapshot()}
+		Failed: c.failed.Load(), Panicked: c.panicked.Load(), HandedOff: c.handedOff.Load(), Waiting: c.waiting.Load(),
+		Durations: c.durations.snapshot()}
 	s.Submitted = c.submitted.Load()
-	s.Pending = s.Submitted - s.Rejected - s.Succeeded - s.Failed - s.Panicked
+	s.Pending = s.Submitted - s.Rejected - s.Succeeded - s.Failed - s.Panicked - s.HandedOff
 	return s
 }
 
@@ -53,6 +56,7 @@ func (s *LabelStats) add(o LabelStats) {
 	s.Succeeded += o.Succeeded
 	s.Failed += o.Failed
 	s.Panicked += o.Panicked
+	s.HandedOff += o.HandedOff
 	s.Pending += o.Pending
 	s.Waiting += o.Waiting
 	s.Durations = s.Durations.add(o.Durations)

@@ -1,0 +1,134 @@
+package fxasync
+
+// This file holds kinds: tasks whose work is a value, so that what a stop
+// leaves unfinished of them can go to the Keeper.
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/fxtools/background/internal/core"
+)
+
+// A Kind is a kind of task whose work is a value of T, run by one function:
+// unlike a closure, a value can be kept. With a Keeper (Config.Keeper),
+// what a stop leaves unfinished of a Kind's tasks — never started, cut off
+// by the drain's bound — goes to the Keeper instead of being lost, and the
+// drain's report counts it as kept. Without one, a Kind's tasks are plain
+// tasks. It is safe for concurrent use.
+type Kind[T any] struct {
+	s     *Scheduler
+	name  string
+	run   func(ctx context.Context, v T) error
+	keeps bool // the scheduler has a Keeper: live holds the unsettled work
+
+	mu   sync.Mutex
+	seq  uint64
+	live map[uint64]T // submitted, not yet settled
+	kept struct{ kept, lost int }
+}
+
+// NewKind returns the Kind name of scheduler s, whose tasks run run and
+// are labelled name. Create it before the drain begins (in a constructor,
+// with fx); a nil run refuses every task with ErrNilFunc.
+func NewKind[T any](s *Scheduler, name string, run func(ctx context.Context, v T) error) *Kind[T] {
+	k := &Kind[T]{s: s, name: core.CleanLabel(name), run: run}
+	if s == nil || s.keeper == nil {
+		return k
+	}
+	k.keeps, k.live = true, map[uint64]T{}
+	s.engine().CountLoss(k.name, k.lostInStop, true)
+	s.addKeepable(keepable{kind: k.name, take: k.take, settle: k.settle})
+	return k
+}
+
+// Go runs run(ctx, v) in the background, as Scheduler.Go does (waiting up
+// to Config.MaxWait for a slot), and returns the refusal, matching ErrFull,
+// ErrClosed or ErrNilFunc, instead of only logging it. A task cut off by
+// the drain's bound — run returned an error once its context was
+// cancelled — is handed to the Keeper, not counted as failed
+// (LabelStats.HandedOff).
+func (k *Kind[T]) Go(ctx context.Context, v T) error {
+	if k.s == nil {
+		return fmt.Errorf("fxasync: nil *Scheduler: %w", ErrClosed)
+	}
+	if k.run == nil {
+		return fmt.Errorf("fxasync: kind %q: %w", k.name, ErrNilFunc)
+	}
+	e := k.s.engine()
+	fn := func(ctx context.Context) error { return k.run(ctx, v) }
+	var id uint64
+	if k.keeps {
+		id = k.hold(v)
+		fn = func(ctx context.Context) error { return k.runKept(ctx, id, v) }
+	}
+	if err := e.Go(ctx, k.name, fn, callSite(e)); err != nil {
+		k.drop(id)
+		return fmt.Errorf("fxasync: kind %q: %w", k.name, err)
+	}
+	return nil
+}
+
+// runKept runs a task of a kept kind: settled, it is forgotten; cut off
+// by the drain, it stays for the keep.
+func (k *Kind[T]) runKept(ctx context.Context, id uint64, v T) (err error) {
+	cut := false
+	defer func() {
+		if !cut {
+			k.drop(id) // settled: returned, failed, panicked or Goexit
+		}
+	}()
+	err = k.run(ctx, v)
+	if err != nil && ctx.Err() != nil {
+		cut = true
+		return ErrHandedOff
+	}
+	return err
+}
+
+func (k *Kind[T]) hold(v T) uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.seq++
+	k.live[k.seq] = v
+	return k.seq
+}
+
+func (k *Kind[T]) drop(id uint64) {
+	if !k.keeps {
+		return
+	}
+	k.mu.Lock()
+	delete(k.live, id)
+	k.mu.Unlock()
+}
+
+// take returns the unsettled work, in submission order, and forgets it.
+func (k *Kind[T]) take() []any {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make([]any, 0, len(k.live))
+	for _, id := range slices.Sorted(maps.Keys(k.live)) {
+		out = append(out, k.live[id])
+	}
+	clear(k.live)
+	return out
+}
+
+func (k *Kind[T]) settle(kept, lost int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.kept.kept += kept
+	k.kept.lost += lost
+}
+
+// lostInStop is what the stop lost of this kind, and what was kept: before
+// the keep, everything unsettled is lost.
+func (k *Kind[T]) lostInStop() (lost, kept int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.kept.lost + len(k.live), k.kept.kept
+}
