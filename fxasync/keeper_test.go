@@ -184,7 +184,9 @@ func TestKeeperFailuresAreCountedLost(t *testing.T) {
 
 type keeperFunc func(ctx context.Context, kind string, items []any) (int, error)
 
-func (f keeperFunc) Keep(ctx context.Context, kind string, items []any) (int, error) { return f(ctx, kind, items) }
+func (f keeperFunc) Keep(ctx context.Context, kind string, items []any) (int, error) {
+	return f(ctx, kind, items)
+}
 
 // Without a Keeper, a Kind's tasks are plain tasks: a cut one fails and is
 // counted lost as running, and BatcherConfig.Keep changes nothing.
