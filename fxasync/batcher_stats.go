@@ -14,6 +14,9 @@ func sizeBucket(n int) int {
 }
 
 // BatcherStats are a Batcher's figures, in items unless said otherwise.
+// With Keep, the items a stop leaves unwritten are in none of Flushed,
+// Failed, Lost and Kept until the Keeper has been called, at the drain's
+// end; then each is in Kept or Lost.
 type BatcherStats struct {
 	Label    string
 	Added    int64   // accepted

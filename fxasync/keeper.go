@@ -6,6 +6,7 @@ package fxasync
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/fxtools/background/internal/logx"
@@ -120,14 +121,14 @@ func (s *Scheduler) keepKind(ctx context.Context, k keepable) {
 		defer func() { res <- r }()
 		how := logx.Isolated(func() { r.n, r.err = s.keeper.Keep(ctx, k.kind, items) })
 		if how != "" {
-			r = result{0, errorString("Keep " + how)}
+			r = result{0, errors.New("Keep " + how)}
 		}
 	}()
 	var r result
 	select {
 	case r = <-res:
 	case <-time.After(time.Until(deadlineOf(ctx)) + keepGrace):
-		r = result{0, errorString("Keep did not return in time: abandoned")}
+		r = result{0, errors.New("Keep did not return in time: abandoned")}
 	}
 	n := min(max(r.n, 0), len(items))
 	k.settle(n, len(items)-n)
@@ -154,7 +155,3 @@ func (s *Scheduler) logKeep(kind string, kept, lost int, err error) {
 		log.Info("unfinished async work kept", fields...)
 	})
 }
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }

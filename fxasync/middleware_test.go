@@ -307,3 +307,21 @@ func TestMiddlewareStrayContextIsIgnored(t *testing.T) {
 		assert.Equal(t, 1, logs.FilterMessageSnippet("not derived from the task's").Len())
 	}
 }
+
+// A middleware that wraps a task's ErrHandedOff (a Kind's task cut off by
+// the drain) passes it on: the task is counted handed off, not failed, and
+// not logged as a failure.
+func TestMiddlewareWrappingErrHandedOff(t *testing.T) {
+	wrap := func(ctx context.Context, _ fxasync.TaskInfo, next func(context.Context) error) error {
+		if err := next(ctx); err != nil {
+			return fmt.Errorf("traced: %w", err)
+		}
+		return nil
+	}
+	s, logs := newScheduler(t, fxasync.Config{Middleware: []fxasync.Middleware{wrap}})
+	s.Go(context.Background(), "cut", func(context.Context) error { return fxasync.ErrHandedOff })
+	require.NoError(t, s.Drain(context.Background()))
+	l := s.Stats().Labels[0]
+	assert.Equal(t, []int64{1, 0}, []int64{l.HandedOff, l.Failed})
+	assert.Zero(t, logs.FilterMessage("async task failed").Len())
+}

@@ -92,24 +92,24 @@ func (o *runOptions) panicErr(v any, stack []byte) error {
 	return &PanicValue{Value: v, Stack: stack}
 }
 
-// panicked finds the panic a middleware returned, on a goroutine of its
-// own: err is the user's, and its Unwrap methods may panic or call
-// runtime.Goexit.
-func (o *runOptions) panicked(err error) (v any, stack []byte, ok bool) {
-	if p, direct := err.(*PanicValue); direct && o.panicOf == nil {
-		return p.Value, p.Stack, true
-	}
+// classify finds, in what a middleware returned, the task's panic or
+// ErrHandedOff, wrapped or not, on a goroutine of its own: err is the
+// user's, and its Unwrap methods may panic or call runtime.Goexit.
+func (o *runOptions) classify(err error) (v any, stack []byte, panicked, handedOff bool) {
 	logx.Isolated(func() {
+		if handedOff = errors.Is(err, ErrHandedOff); handedOff {
+			return
+		}
 		if o.panicOf != nil {
-			v, stack, ok = o.panicOf(err)
+			v, stack, panicked = o.panicOf(err)
 			return
 		}
 		var p *PanicValue
-		if ok = errors.As(err, &p); ok {
+		if panicked = errors.As(err, &p); panicked {
 			v, stack = p.Value, p.Stack
 		}
 	})
-	return v, stack, ok
+	return v, stack, panicked, handedOff
 }
 
 // PanicValue is a task's panic as an error, when Config.Panic is unset.

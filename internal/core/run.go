@@ -55,7 +55,11 @@ func (r *taskRun) protect(t *task, log *zap.Logger, o *runOptions) {
 // report counts and logs how the task ended.
 func (r *taskRun) report(t *task, log *zap.Logger, o *runOptions) {
 	if r.returned && r.err != nil && r.err != ErrHandedOff && len(o.middleware) > 0 {
-		if v, stack, ok := o.panicked(r.err); ok { // a panic the middleware passed on
+		v, stack, panicked, handedOff := o.classify(r.err) // what the middleware passed on, maybe wrapped
+		switch {
+		case handedOff:
+			r.err = ErrHandedOff
+		case panicked:
 			r.returned, r.panic, r.stack = false, v, stack
 		}
 	}
