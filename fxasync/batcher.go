@@ -44,6 +44,11 @@ type BatcherConfig struct {
 	// MaxPendingBytes bounds, for items that are Sizers, the bytes
 	// accepted and not yet written. Default 64 MiB.
 	MaxPendingBytes int
+	// Retry is how a failed write is tried again (see Retry): by default
+	// without a bound on attempts, for up to 2 minutes from the first
+	// failed write of a run, with backoffs of up to 5 s. Retry{MaxAttempts:
+	// 1} turns it off.
+	Retry Retry
 	// Keep hands what a stop leaves unwritten — items not yet written, the
 	// write the drain cut off, batches whose write failed once the drain
 	// began — to the scheduler's Keeper (Config.Keeper), as the kind named
@@ -83,14 +88,28 @@ type Sizer interface{ Size() int }
 //     their own, so one item the store refuses does not take its
 //     batch-mates with it; after a run of about log₂(MaxBatch) failed
 //     writes the failure is taken as the store's (it is down), and the
-//     rest of the batch fails without more writes. A batch with failures is
-//     logged once by the scheduler, with the label and the counts in its
-//     error; each failed item is counted in Failed. A write that calls
-//     runtime.Goexit fails what it had not written; later items are
-//     written as usual. So a write must be all or nothing (one
-//     transaction): the items of a failed write are written again.
+//     rest of the batch fails without more writes.
+//   - A write that failed as the store's — no item written, or a run of
+//     failures at the end — is retried under BatcherConfig.Retry: its
+//     failed items go back to the head of the queue, in order, and the
+//     next write starts after the backoff; nothing is counted failed
+//     meanwhile, and the batcher writes an item again only when a write
+//     said it failed. While writes fail, the room shrinks with the time
+//     left to the policy's MaxElapsed, so that callers are refused (Add's
+//     error) rather than accepted and later lost. A Permanent error, or one
+//     Retry.Retryable turns down, is not retried.
+//   - A batch with failures past its retries is logged once by the
+//     scheduler, with the label and the counts in its error; each failed
+//     item is counted in Failed. A write that calls runtime.Goexit fails
+//     what it had not written; later items are written as usual. So a
+//     write must be all or nothing (one transaction): the items of a
+//     failed write are written again, and a write whose commit was cut
+//     off may have landed — make it idempotent (a unique key, ON CONFLICT
+//     DO NOTHING) to write each item once.
 //   - When the scheduler's drain begins, the batcher writes what it holds
-//     and refuses later items (ErrClosed); the drain waits for those writes,
+//     at once (a write waiting for its retry too) and refuses later items
+//     (ErrClosed); a failed write is retried only while its next attempt
+//     starts before the drain's bound. The drain waits for those writes,
 //     so everything accepted is written before the resources the scheduler
 //     drains before (DrainBefore) stop. The drain's report counts a
 //     batcher's losses in items.
@@ -116,12 +135,17 @@ type Batcher[T any] struct {
 	keep     bool // Config.Keep with a Keeper: the keep takes what the stop leaves
 	kept     []T  // batches whose write failed since the drain began, when keep
 	taken    bool // the keep has taken the unwritten items
+	policy   core.RetryPolicy
+	failing  failRun // the run of failed writes, if any
+	backoff  bool    // the timer is armed for the next attempt, not for MaxDelay
+	suspects int     // the head of buf: items on their second chance (batcher_retry.go)
 
 	n batcherCounts
 }
 
 type batcherCounts struct {
 	added, rejected, flushed, failed, lost, kept, batches atomic.Int64
+	retries, gaveUp                                       atomic.Int64
 	failedAtDrain                                         atomic.Int64
 	sizes                                                 [len(BatchSizeBounds) + 1]atomic.Int64
 }
@@ -140,7 +164,7 @@ func NewBatcher[T any](s *Scheduler, label string, write func(ctx context.Contex
 		return b
 	}
 	e := s.engine()
-	b.e, b.cfg = e, cfg.withDefaults(e.Config().DrainTimeout)
+	b.e, b.cfg, b.policy = e, cfg.withDefaults(e.Config().DrainTimeout), cfg.Retry.batchPolicy()
 	b.timer = time.AfterFunc(time.Hour, b.delayPassed)
 	b.timer.Stop()
 	e.OnDrain(b.drainBegan)
@@ -276,17 +300,25 @@ func (b *Batcher[T]) pendingLocked() int { return len(b.buf) + b.writing }
 // MaxBacklog at its recent rate (before its first write, ten batches),
 // within [MaxBatch, MaxPending]. Computed so that no setting overflows.
 func (b *Batcher[T]) limitLocked() int {
-	if b.rate == 0 {
-		if b.cfg.MaxBatch > b.cfg.MaxPending/10 {
-			return b.cfg.MaxPending
-		}
-		return 10 * b.cfg.MaxBatch
+	limit := b.cfg.MaxPending
+	switch n := b.rate * b.cfg.MaxBacklog.Seconds(); {
+	case b.rate == 0 && b.cfg.MaxBatch <= b.cfg.MaxPending/10:
+		limit = 10 * b.cfg.MaxBatch
+	case b.rate > 0 && n < float64(limit):
+		limit = max(b.cfg.MaxBatch, int(n))
 	}
-	n := b.rate * b.cfg.MaxBacklog.Seconds()
-	if n >= float64(b.cfg.MaxPending) {
-		return b.cfg.MaxPending
+	return b.failingLimit(limit)
+}
+
+// failingLimit shrinks limit while writes fail, with the time the retries
+// have left: what is accepted late in an outage has the least time to be
+// written before the retries give up.
+func (b *Batcher[T]) failingLimit(limit int) int {
+	if b.failing.attempts == 0 || b.policy.MaxElapsed == core.Unbounded {
+		return limit
 	}
-	return max(b.cfg.MaxBatch, int(n))
+	left := 1 - time.Since(b.failing.since).Seconds()/b.policy.MaxElapsed.Seconds()
+	return int(float64(limit) * min(max(left, 0), 1))
 }
 
 // holdLocked makes sure something pending has a hold.
@@ -305,7 +337,7 @@ func (b *Batcher[T]) holdLocked() error {
 // scheduleLocked starts a write when one is due, or arms the delay.
 func (b *Batcher[T]) scheduleLocked() {
 	switch {
-	case b.writing > 0 || len(b.buf) == 0:
+	case b.writing > 0 || len(b.buf) == 0 || b.backoff:
 	case len(b.buf) >= b.cfg.MaxBatch || b.closed:
 		b.writeLocked()
 	case !b.timerSet:
@@ -317,7 +349,7 @@ func (b *Batcher[T]) scheduleLocked() {
 func (b *Batcher[T]) delayPassed() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.timerSet = false
+	b.timerSet, b.backoff = false, false
 	if b.writing == 0 && len(b.buf) > 0 {
 		b.writeLocked()
 	}
@@ -329,16 +361,16 @@ func (b *Batcher[T]) writeLocked() {
 	n := min(len(b.buf), b.cfg.MaxBatch)
 	batch := b.buf[:n:n]
 	b.buf = append(make([]T, 0, max(len(b.buf)-n, min(2*n, b.cfg.MaxBatch))), b.buf[n:]...)
-	bytes := 0
+	var sizes []int
 	if b.sized {
-		for _, size := range b.sizes[:n] {
-			bytes += size
-		}
+		sizes = b.sizes[:n:n]
 		b.sizes = append(make([]int, 0, cap(b.buf)), b.sizes[n:]...)
 	}
 	b.writing, b.inWrite = n, batch
-	if err := b.hold.Go(func(ctx context.Context) error { return b.store(ctx, batch, bytes) }); err != nil {
-		w := newBatchWrite(b.write, batch, bytes) // the drain gave up: nothing can run it
+	suspects := min(b.suspects, n)
+	b.suspects -= suspects
+	if err := b.hold.Go(func(ctx context.Context) error { return b.store(ctx, batch, sizes, suspects) }); err != nil {
+		w := newBatchWrite(b.write, batch, sizes) // the drain gave up: nothing can run it
 		w.fail(batch)
 		lost := &b.n.lost
 		if b.keepLocked(w.failed) {
@@ -351,8 +383,9 @@ func (b *Batcher[T]) writeLocked() {
 // store writes one batch, split down to its poison items when it fails,
 // and settles every item whatever the write does: returns, fails, panics,
 // or calls runtime.Goexit.
-func (b *Batcher[T]) store(ctx context.Context, batch []T, bytes int) (err error) {
-	w := newBatchWrite(b.write, batch, bytes)
+func (b *Batcher[T]) store(ctx context.Context, batch []T, sizes []int, suspects int) (err error) {
+	w := newBatchWrite(b.write, batch, sizes)
+	w.suspects = suspects
 	defer func() {
 		if !b.settle(w) { // kept for the hand-off: not a failure
 			err = w.result()
@@ -360,22 +393,6 @@ func (b *Batcher[T]) store(ctx context.Context, batch []T, bytes int) (err error
 	}()
 	w.do(ctx, batch)
 	return nil
-}
-
-// settle counts a finished (or abandoned: Goexit) write, and reports
-// whether its failed items were kept for a hand-off.
-func (b *Batcher[T]) settle(w *batchWrite[T]) (kept bool) {
-	if w.pos < len(w.batch) {
-		w.fail(w.batch[w.pos:]) // the write ended the goroutine
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	failed := &b.n.failed
-	if w.nFailed > 0 && b.keepLocked(w.failed) {
-		failed, kept = nil, true // counted by the keep
-	}
-	b.settleLocked(w, failed)
-	return kept
 }
 
 // settleLocked counts a write's items — written, or failed into failed —
@@ -410,7 +427,7 @@ func (b *Batcher[T]) settleLocked(w *batchWrite[T], failed *atomic.Int64) {
 func (b *Batcher[T]) drainBegan() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.closed = true
+	b.closed, b.backoff, b.timerSet = true, false, false
 	b.n.failedAtDrain.Store(b.n.failed.Load())
 	b.timer.Stop()
 	close(b.freed) // waiters learn they are refused

@@ -85,7 +85,7 @@ func TestBatcherOutageDoesNotMultiplyWrites(t *testing.T) {
 		mu.Unlock()
 		return errors.New("connection refused")
 	}
-	b := fxasync.NewBatcher(s, "rows", down, fxasync.BatcherConfig{MaxBatch: 1000, MaxPending: 1000})
+	b := fxasync.NewBatcher(s, "rows", down, fxasync.BatcherConfig{MaxBatch: 1000, MaxPending: 1000, Retry: fxasync.Retry{MaxAttempts: 1}})
 	for i := 0; i < 1000; i++ {
 		require.NoError(t, b.TryAdd(i))
 	}

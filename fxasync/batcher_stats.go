@@ -30,6 +30,8 @@ type BatcherStats struct {
 	Limit    int64   // how many may be pending now: MaxPending, or less at a slow write rate
 	Rate     float64 // items written per second, recently
 	Batches  int64   // flushes, whatever their outcome
+	Retries  int64   // writes that failed as the store's and were tried again (BatcherConfig.Retry)
+	GaveUp   int64   // of Failed and Kept, items whose write was retryable but out of retries
 	// Sizes counts batches by size: Sizes[i] batches held at most
 	// BatchSizeBounds[i] items and more than the bound before; the last
 	// count is the rest.
@@ -44,6 +46,7 @@ func (b *Batcher[T]) Stats() BatcherStats {
 	s := BatcherStats{Label: b.label, Added: b.n.added.Load(), Rejected: b.n.rejected.Load(),
 		Flushed: b.n.flushed.Load(), Failed: b.n.failed.Load(), Lost: b.n.lost.Load(), Kept: b.n.kept.Load(),
 		Pending: int64(pending), Bytes: int64(bytes), Limit: int64(limit), Rate: rate, Batches: b.n.batches.Load(),
+		Retries: b.n.retries.Load(), GaveUp: b.n.gaveUp.Load(),
 		Sizes: make([]int64, len(b.n.sizes))}
 	for i := range b.n.sizes {
 		s.Sizes[i] = b.n.sizes[i].Load()

@@ -120,7 +120,7 @@ func TestBatcherFailedFlushLoggedOnce(t *testing.T) {
 	t.Parallel()
 	s, logs := newScheduler(t)
 	b := fxasync.NewBatcher(s, "rows", func(context.Context, []int) error { return errors.New("db down") },
-		fxasync.BatcherConfig{MaxBatch: 3})
+		fxasync.BatcherConfig{MaxBatch: 3, Retry: fxasync.Retry{MaxAttempts: 1}})
 	for i := 0; i < 3; i++ {
 		require.NoError(t, b.Add(context.Background(), i))
 	}

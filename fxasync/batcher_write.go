@@ -37,11 +37,20 @@ type batchWrite[T any] struct {
 	maxRun  int           // see the invariant
 	took    time.Duration // spent in writes that succeeded
 	err     error         // the last write's error
-	bytes   int           // the batch's size, by Config.Size
+	sizes   []int         // for Sizers: the batch's items' sizes
+	bytes   int           // their sum
+	// failedAt is where each of failed begins in batch.
+	failedAt []int
+	suspects int // the batch's first items are on their second chance
+	requeued int // failed items put back for another write: not in nFailed
 }
 
-func newBatchWrite[T any](write func(context.Context, []T) error, batch []T, bytes int) *batchWrite[T] {
-	return &batchWrite[T]{write: write, batch: batch, maxRun: bits.Len(uint(len(batch))) + 4, bytes: bytes}
+func newBatchWrite[T any](write func(context.Context, []T) error, batch []T, sizes []int) *batchWrite[T] {
+	w := &batchWrite[T]{write: write, batch: batch, maxRun: bits.Len(uint(len(batch))) + 4, sizes: sizes}
+	for _, size := range sizes {
+		w.bytes += size
+	}
+	return w
 }
 
 // do writes items, batch[pos:pos+len(items)], splitting on failure.
@@ -71,6 +80,7 @@ func (w *batchWrite[T]) do(ctx context.Context, items []T) {
 
 func (w *batchWrite[T]) fail(items []T) {
 	w.failed = append(w.failed, items)
+	w.failedAt = append(w.failedAt, w.pos)
 	w.nFailed += len(items)
 	w.pos += len(items)
 }
@@ -91,8 +101,18 @@ func (w *batchWrite[T]) call(ctx context.Context, items []T) (err error) {
 	return err
 }
 
+// failedBeyond reports whether an item at index k or later failed.
+func (w *batchWrite[T]) failedBeyond(k int) bool {
+	for i, f := range w.failed {
+		if w.failedAt[i]+len(f) > k {
+			return true
+		}
+	}
+	return false
+}
+
 // written is how many items were written.
-func (w *batchWrite[T]) written() int { return w.pos - w.nFailed }
+func (w *batchWrite[T]) written() int { return w.pos - w.nFailed - w.requeued }
 
 // result is the write's error for the scheduler's log: nil when every item
 // was written.

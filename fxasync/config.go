@@ -75,6 +75,13 @@ type Config struct {
 	// Module's drain step is that much longer. Default 1 s.
 	KeepTimeout time.Duration
 
+	// Retry is how every label's failed tasks are tried again (see Retry).
+	// Default: not at all.
+	Retry Retry
+	// LabelRetries sets the policy of the labels it names (a Kind's name
+	// is its label), instead of Retry.
+	LabelRetries map[string]Retry
+
 	// Middleware wraps every task, the first outermost (see Middleware).
 	Middleware []Middleware
 	// PprofLabels runs each task under the runtime/pprof label
@@ -120,5 +127,6 @@ func (c Config) engine() core.Config {
 		MaxPending: c.MaxPending, LabelLimit: c.LabelLimit, LabelLimits: c.LabelLimits, MaxWait: c.MaxWait,
 		RejectLogInterval: c.RejectLogInterval, MaxLabels: c.MaxLabels, PprofLabels: c.PprofLabels,
 		CallSites: c.CallSites, StopShare: c.StopShare, Middleware: mws, Panic: newPanicError, PanicOf: panicOf,
+		Retry: c.Retry.policy(), LabelRetries: labelRetries(c.LabelRetries),
 	}
 }

@@ -59,31 +59,30 @@ func (k *Kind[T]) Go(ctx context.Context, v T) error {
 		return fmt.Errorf("fxasync: kind %q: %w", k.name, ErrNilFunc)
 	}
 	e := k.s.engine()
-	fn := func(ctx context.Context) error { return k.run(ctx, v) }
-	var id uint64
-	if k.keeps {
-		id = k.hold(v)
-		fn = func(ctx context.Context) error { return k.runKept(ctx, id, v) }
+	if !k.keeps {
+		if err := e.Go(ctx, k.name, func(ctx context.Context) error { return k.run(ctx, v) }, callSite(e)); err != nil {
+			return fmt.Errorf("fxasync: kind %q: %w", k.name, err)
+		}
+		return nil
 	}
-	if err := e.Go(ctx, k.name, fn, callSite(e)); err != nil {
+	id := k.hold(v)
+	final := func(handedOff bool) {
+		if !handedOff {
+			k.drop(id) // settled: its work is done or failed for good
+		}
+	}
+	if err := e.GoKept(ctx, k.name, func(ctx context.Context) error { return k.runKept(ctx, v) }, callSite(e), final); err != nil {
 		k.drop(id)
 		return fmt.Errorf("fxasync: kind %q: %w", k.name, err)
 	}
 	return nil
 }
 
-// runKept runs a task of a kept kind: settled, it is forgotten; cut off
-// by the drain, it stays for the keep.
-func (k *Kind[T]) runKept(ctx context.Context, id uint64, v T) (err error) {
-	cut := false
-	defer func() {
-		if !cut {
-			k.drop(id) // settled: returned, failed, panicked or Goexit
-		}
-	}()
-	err = k.run(ctx, v)
+// runKept runs one attempt of a kept kind's task: one cut off by the
+// drain is handed off, its work left for the keep.
+func (k *Kind[T]) runKept(ctx context.Context, v T) error {
+	err := k.run(ctx, v)
 	if err != nil && ctx.Err() != nil {
-		cut = true
 		return ErrHandedOff
 	}
 	return err
@@ -98,9 +97,6 @@ func (k *Kind[T]) hold(v T) uint64 {
 }
 
 func (k *Kind[T]) drop(id uint64) {
-	if !k.keeps {
-		return
-	}
 	k.mu.Lock()
 	delete(k.live, id)
 	k.mu.Unlock()

@@ -61,10 +61,11 @@ type LabelLoss struct {
 	Rejected int // refused from the start of the drain on
 	Items    int // a batcher's items or a Kind's tasks, neither done nor kept
 	Kept     int // a batcher's items or a Kind's tasks the Keeper kept
+	Retrying int // tasks that failed with a retry the drain's bound forestalled (see Retry)
 }
 
 // Total is every loss of the label; Kept is not one.
-func (l LabelLoss) Total() int { return l.Running + l.Queued + l.Rejected + l.Items }
+func (l LabelLoss) Total() int { return l.Running + l.Queued + l.Rejected + l.Items + l.Retrying }
 
 func (l LabelLoss) String() string { return core.LabelLoss(l).String() }
 

@@ -26,9 +26,17 @@ type LabelStats struct {
 	Succeeded int64  // returned nil
 	Failed    int64  // returned an error, or called runtime.Goexit
 	Panicked  int64
-	HandedOff int64     // cut off by the drain's bound, their work kept elsewhere (ErrHandedOff)
-	Pending   int64     // admitted and not finished
-	Durations Durations // of finished tasks, from submission to return
+	HandedOff int64 // cut off by the drain's bound, their work kept elsewhere (ErrHandedOff)
+	Pending   int64 // admitted and not finished, those waiting for a retry included
+	// Retries counts attempts after the first (see Retry): a label's
+	// attempts are Submitted - Rejected - the never started + Retries.
+	Retries int64
+	// GaveUp counts tasks that ended failed, panicked or handed off while
+	// their error was retryable: past MaxAttempts or MaxElapsed, over the
+	// budget (OverBudget counts those), or at the drain's bound.
+	GaveUp     int64
+	OverBudget int64
+	Durations  Durations // of finished tasks, from submission to return
 }
 
 // Durations is the histogram of finished tasks' durations, from submission
@@ -61,5 +69,5 @@ func (s *Scheduler) Stats() Stats {
 func labelStats(l core.LabelStats) LabelStats {
 	return LabelStats{Label: l.Label, Submitted: l.Submitted, Waiting: l.Waiting, Rejected: l.Rejected,
 		Succeeded: l.Succeeded, Failed: l.Failed, Panicked: l.Panicked, HandedOff: l.HandedOff, Pending: l.Pending,
-		Durations: Durations(l.Durations)}
+		Retries: l.Retries, GaveUp: l.GaveUp, OverBudget: l.OverBudget, Durations: Durations(l.Durations)}
 }

@@ -45,10 +45,57 @@ type Config struct {
 	CallSites         bool
 	StopShare         float64
 	Middleware        []Middleware
+	Retry             RetryPolicy            // every label's, unless in LabelRetries
+	LabelRetries      map[string]RetryPolicy // keys cleaned as labels are
 	// Panic makes the error a middleware's next returns for a task that
 	// panicked, and PanicOf finds it back in what the middleware returned.
 	Panic   func(value any, stack []byte) error
 	PanicOf func(err error) (value any, stack []byte, ok bool)
+}
+
+// RetryPolicy is how a label's failed tasks are tried again. See
+// fxasync.Retry for each field; Resolve fills the defaults.
+type RetryPolicy struct {
+	MaxAttempts int           // in all, the first included; ≤ 1: no retry; Unbounded: no limit
+	MaxElapsed  time.Duration // from submission to the last attempt's start; Unbounded: none
+	MinBackoff  time.Duration // bound of the first backoff
+	MaxBackoff  time.Duration // bound of every backoff
+	Panics      bool          // a panic is retried too
+	Retryable   func(error) bool
+	Budget      float64 // retries per first attempt, over time; Unbounded: none
+	BudgetBurst int     // retries allowed before any first attempt has earned one
+}
+
+// Defaults of a RetryPolicy that retries (MaxAttempts > 1 or Unbounded).
+const (
+	DefaultMinBackoff  = 100 * time.Millisecond
+	DefaultMaxBackoff  = 10 * time.Second
+	DefaultMaxElapsed  = time.Minute
+	DefaultBudget      = 0.1
+	DefaultBudgetBurst = 10
+)
+
+// Retries reports whether p tries a failed task again at all.
+func (p RetryPolicy) Retries() bool { return p.MaxAttempts > 1 || p.MaxAttempts == Unbounded }
+
+// Resolve fills p's zero fields with the defaults and maps negative ones
+// to Unbounded.
+func (p RetryPolicy) Resolve() RetryPolicy {
+	if p.MaxAttempts < 0 {
+		p.MaxAttempts = Unbounded
+	}
+	p.MaxElapsed = orDefault(p.MaxElapsed, DefaultMaxElapsed)
+	setDefault(&p.MinBackoff, DefaultMinBackoff)
+	setDefault(&p.MaxBackoff, DefaultMaxBackoff)
+	p.MaxBackoff = max(p.MaxBackoff, p.MinBackoff)
+	switch {
+	case p.Budget < 0 || p.Budget != p.Budget: // NaN too
+		p.Budget = Unbounded
+	case p.Budget == 0:
+		p.Budget = DefaultBudget
+	}
+	setDefault(&p.BudgetBurst, DefaultBudgetBurst)
+	return p
 }
 
 // limitOf returns the bound on label's pending tasks, or Unbounded.
@@ -57,6 +104,14 @@ func (c *Config) limitOf(label string) int {
 		return orDefault(n, c.LabelLimit)
 	}
 	return c.LabelLimit
+}
+
+// retryOf returns label's retry policy.
+func (c *Config) retryOf(label string) RetryPolicy {
+	if p, ok := c.LabelRetries[label]; ok {
+		return p
+	}
+	return c.Retry
 }
 
 // WithDefaults fills the zero and out-of-range fields with the defaults.
@@ -78,6 +133,12 @@ func (c Config) WithDefaults() Config {
 		limits[CleanLabel(label)] = n
 	}
 	c.LabelLimits = limits
+	c.Retry = c.Retry.Resolve()
+	retries := make(map[string]RetryPolicy, len(c.LabelRetries))
+	for label, p := range c.LabelRetries {
+		retries[CleanLabel(label)] = p.Resolve()
+	}
+	c.LabelRetries = retries
 	c.MaxWait = orDefault(c.MaxWait, DefaultMaxWait)
 	if !(c.StopShare > 0 && c.StopShare <= 1) { // NaN too
 		c.StopShare = DefaultStopShare

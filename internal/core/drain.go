@@ -45,6 +45,7 @@ func (e *Engine) drain(ctx context.Context) error {
 	e.markDrainStart()
 	e.drainStart.Store(e.now())
 	e.gate.beginDrain(e.now())
+	e.retry.drainBegan(e.now() + int64(wait))
 	e.holds.drainBegan()
 	// One channel, closed by the last task, the bound or ctx: waking from a
 	// plain receive is cheaper than from a select over three. On success the
@@ -80,6 +81,9 @@ func (e *Engine) bounds(ctx context.Context) (wait, grace time.Duration) {
 func (e *Engine) abandon(cause error, grace time.Duration) error {
 	err := &DrainError{Cause: cause, Cancelled: e.Pending(), AtBound: e.Running()}
 	e.cancelStop(fmt.Errorf("fxasync: drain bound reached: %w", cause))
+	for _, t := range e.retry.gaveUp() {
+		e.endCut(t)
+	}
 	graceOver := make(chan struct{})
 	stop := e.clock.AfterFunc(grace, func() { close(graceOver) })
 	select {

@@ -23,6 +23,7 @@ type Engine struct {
 	labels labelTable
 	limits limits
 	holds  holds
+	retry  retrier
 	// holdsLive counts the holds not released: the gate counts them as
 	// pending, Pending and Stats do not.
 	holdsLive atomic.Int64
@@ -51,11 +52,16 @@ func New(cfg Config) *Engine {
 		cfg.Logger = logx.Stderr(zapcore.WarnLevel)
 	}
 	e := &Engine{clock: clock.Real, log: cfg.Logger, cfg: cfg, epoch: time.Now()}
-	e.run = runOptions{pprofLabels: cfg.PprofLabels, middleware: cfg.Middleware, panic: cfg.Panic, panicOf: cfg.PanicOf, now: e.now}
-	e.scope.stop, e.cancelStop = context.WithCancelCause(context.Background())
-	e.gate = newGate(cfg.MaxPending, e.now, func() { e.shut(context.Canceled) })
 	e.pool = newPool(e.execute, cfg.IdleTimeout)
-	e.labels.init(cfg.MaxLabels, cfg.limitOf)
+	e.scope.stop, e.cancelStop = context.WithCancelCause(context.Background())
+	e.retry = retrier{stop: e.scope.stop, log: cfg.Logger, interval: cfg.RejectLogInterval}
+	e.retry.waits = waits{clock: func() clock.Clock { return e.clock }, now: e.now, run: e.pool.push}
+	e.run = runOptions{pprofLabels: cfg.PprofLabels, middleware: cfg.Middleware, panic: cfg.Panic, panicOf: cfg.PanicOf,
+		now: e.now, again: e.retry.again}
+	e.gate = newGate(cfg.MaxPending, e.now, func() { e.shut(context.Canceled) })
+	e.labels.init(cfg.MaxLabels, func(label string) *Counters {
+		return newCounters(cfg.limitOf(label), cfg.retryOf(label), &e.scope)
+	})
 	e.limits = newLimits(cfg, &e.gate.global, e.scope.stop.Done(), e.gate.draining, e.followsUp)
 	return e
 }
@@ -87,7 +93,18 @@ func (e *Engine) TryGo(ctx context.Context, label string, fn Func, pc uintptr) e
 }
 
 // submit admits, records and queues one task.
+// GoKept is Go for a task whose work a keeper takes when the drain cuts it
+// short (a kept kind's): final is told, once, how it ended — handed off
+// (ErrHandedOff, or retries the drain's bound forestalled) or settled.
+func (e *Engine) GoKept(ctx context.Context, label string, fn Func, pc uintptr, final func(handedOff bool)) error {
+	return e.submitExt(ctx, label, fn, pc, true, &taskExt{final: final})
+}
+
 func (e *Engine) submit(ctx context.Context, label string, fn Func, pc uintptr, wait bool) error {
+	return e.submitExt(ctx, label, fn, pc, wait, nil)
+}
+
+func (e *Engine) submitExt(ctx context.Context, label string, fn Func, pc uintptr, wait bool, x *taskExt) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -101,13 +118,13 @@ func (e *Engine) submit(ctx context.Context, label string, fn Func, pc uintptr, 
 		}
 		return err
 	}
-	e.push(ctx, label, c, fn, pc)
+	e.push(ctx, label, c, fn, pc, x)
 	return nil
 }
 
 // push queues a task that has passed the gate.
-func (e *Engine) push(ctx context.Context, label string, c *Counters, fn Func, pc uintptr) {
-	t := &task{parent: ctx, scope: &e.scope, fn: fn, label: label, stats: c, pc: pc}
+func (e *Engine) push(ctx context.Context, label string, c *Counters, fn Func, pc uintptr, x *taskExt) {
+	t := &task{parent: ctx, fn: fn, label: label, stats: c, pc: pc, ext: x}
 	t.start.Store(e.now())
 	e.pool.push(t)
 }
@@ -132,7 +149,7 @@ func (e *Engine) admit(ctx context.Context, c *Counters, fn Func, wait bool) err
 // a drain is waited for.
 func (e *Engine) followsUp(ctx context.Context) bool {
 	t := taskOf(ctx)
-	return t != nil && t.scope == &e.scope && t.start.Load() != finished
+	return t != nil && t.stats.scope == &e.scope && t.start.Load() != finished
 }
 
 // logRejected logs a label's refusals at most once per interval, with how
@@ -161,6 +178,15 @@ func (e *Engine) execute(t *task) {
 }
 
 func (e *Engine) finish(t *task) {
+	if x := t.ext; x != nil && x.waiting {
+		x.waiting = false
+		t.next.Store(nil) // the queue's link, from its last time in it
+		if e.retry.waits.add(t) {
+			return // not finished: it waits for its next attempt
+		}
+		e.endCut(t) // the drain gave up meanwhile
+		return
+	}
 	end := e.now()
 	t.stats.durations.observe(time.Duration(end - t.start.Swap(finished)))
 	if t.pc != unslotted {
@@ -168,6 +194,23 @@ func (e *Engine) finish(t *task) {
 	}
 	e.gate.leave(end)
 }
+
+// endCut ends a task whose next attempt the drain's end forestalled: its
+// work goes to the keeper if it keeps, else it is lost, and counted.
+func (e *Engine) endCut(t *task) {
+	if e.retry.cut(t) == handOff {
+		t.stats.handedOff.Add(1)
+		t.ext.final(true)
+	}
+	e.finish(t)
+}
+
+// PastDrainBound reports whether something starting after d would start
+// past the drain's bound, once the drain has begun: a batcher's retry.
+func (e *Engine) PastDrainBound(d time.Duration) bool { return e.retry.pastBound(e.now() + int64(d)) }
+
+// Retrying is how many tasks wait for their next attempt now.
+func (e *Engine) Retrying() int { return e.retry.waits.Len() }
 
 // shut refuses every later submission, cancels the task contexts and lets
 // idle workers exit, once: at the drain's end or when it gives up.

@@ -23,7 +23,7 @@ func (e *Engine) Hold(label string) (*Hold, error) {
 		e.holdsLive.Add(-1)
 		return nil, ErrClosed
 	}
-	t := &task{parent: context.Background(), scope: &e.scope, label: label, stats: c}
+	t := &task{parent: context.Background(), label: label, stats: c}
 	t.start.Store(e.now())
 	return &Hold{e: e, t: t}, nil
 }
@@ -37,7 +37,7 @@ func (h *Hold) Go(fn Func) error {
 		c.rejected.Add(1)
 		return ErrClosed
 	}
-	e.push(h.t, h.t.label, c, fn, unslotted)
+	e.push(h.t, h.t.label, c, fn, unslotted, nil)
 	return nil
 }
 

@@ -60,13 +60,13 @@ type labelTable struct {
 	max      int
 	full     atomic.Bool
 	overflow *Counters
-	limitOf  func(label string) int
+	counters func(label string) *Counters // a new label's
 }
 
-func (lt *labelTable) init(max int, limitOf func(string) int) {
+func (lt *labelTable) init(max int, counters func(string) *Counters) {
 	lt.max = max
-	lt.limitOf = limitOf
-	lt.overflow = newCounters(limitOf(OverflowLabel))
+	lt.counters = counters
+	lt.overflow = counters(OverflowLabel)
 	lt.all = map[string]*Counters{OverflowLabel: lt.overflow}
 	lt.publish()
 }
@@ -97,7 +97,7 @@ func (lt *labelTable) miss(label string) (string, *Counters) {
 			lt.full.Store(true)
 			return label, lt.overflow
 		}
-		c = newCounters(lt.limitOf(label))
+		c = lt.counters(label)
 		lt.all[label] = c
 		lt.n++
 	}

@@ -70,7 +70,7 @@ func TestManyLabelsCostLinear(t *testing.T) {
 	t.Parallel()
 	const n = 20_000
 	var lt labelTable
-	lt.init(n, func(string) int { return Unbounded })
+	lt.init(n, func(string) *Counters { return newCounters(Unbounded, RetryPolicy{}, nil) })
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for i := 0; i < n; i++ {

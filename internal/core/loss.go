@@ -18,8 +18,14 @@ func (e *Engine) unfinished() map[string]LabelLoss {
 			running[t.label]++
 		}
 	})
+	// Retries cut from here on are of tasks counted now, running or queued;
+	// the lock keeps a cut from falling between the two reads.
+	e.retry.cutMu.Lock()
+	e.labels.each(func(_ string, c *Counters) { c.lostRetryAtBound.Store(c.lostRetry.Load()) })
+	stats := e.Stats()
+	e.retry.cutMu.Unlock()
 	out := map[string]LabelLoss{}
-	for _, l := range e.Stats().Labels {
+	for _, l := range stats.Labels {
 		if l.Pending > 0 {
 			r := running[l.Label]
 			out[l.Label] = LabelLoss{Running: r, Queued: max(int(l.Pending)-r, 0)}
@@ -42,8 +48,12 @@ func (e *Engine) losses(left map[string]LabelLoss) Losses {
 		l := left[x.label]
 		l.Label = x.label
 		l.Rejected = int(x.c.rejected.Load() - x.c.refusedAtDrain.Load())
+		l.Retrying = int(x.c.lostRetry.Load())
+		if left != nil {
+			l.Retrying = int(x.c.lostRetryAtBound.Load())
+		}
 		if items, kept, rejected, ok := e.holds.loss(x.label); ok {
-			l = LabelLoss{Label: x.label, Items: items, Kept: kept, Rejected: l.Rejected}
+			l = LabelLoss{Label: x.label, Items: items, Kept: kept, Rejected: l.Rejected, Retrying: l.Retrying}
 			if !rejected {
 				l.Rejected = 0
 			}

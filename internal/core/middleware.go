@@ -24,7 +24,8 @@ type runOptions struct {
 	panic       func(value any, stack []byte) error // Config.Panic
 	panicOf     func(err error) (value any, stack []byte, ok bool)
 	now         func() int64 // the engine's clock reading: a task's age
-	strayCtx    atomic.Bool  // a middleware's stray context has been logged
+	again       func(t *task, err error, panicked bool) verdict
+	strayCtx    atomic.Bool // a middleware's stray context has been logged
 }
 
 // Middleware wraps a task: it calls next to run what it wraps (the next

@@ -83,7 +83,7 @@ func TestHalfDonePushParksWorkers(t *testing.T) {
 	ran := make(chan struct{})
 	require.True(t, e.gate.enter())
 	_, stats := e.labels.get("paused")
-	tk := &task{parent: context.Background(), scope: &e.scope, label: "paused", stats: stats, pc: unslotted,
+	tk := &task{parent: context.Background(), label: "paused", stats: stats, pc: unslotted,
 		fn: func(context.Context) error { close(ran); return nil }}
 	prev := e.pool.q.tail.Swap(tk) // first half of push
 	waitFor(t, func() bool { return e.pool.parked.Load() == e.pool.spare.Load() && e.pool.spare.Load() > 0 })

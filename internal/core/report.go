@@ -97,10 +97,11 @@ type LabelLoss struct {
 	Rejected int // refused from the start of the drain on
 	Items    int // a holder's accepted work neither done nor kept
 	Kept     int // a holder's unfinished work the keeper kept: not lost
+	Retrying int // failed, with a retry the drain's bound forestalled, and not kept
 }
 
 // Total is every loss of the label.
-func (l LabelLoss) Total() int { return l.Running + l.Queued + l.Rejected + l.Items }
+func (l LabelLoss) Total() int { return l.Running + l.Queued + l.Rejected + l.Items + l.Retrying }
 
 func (l LabelLoss) String() string {
 	var s string
@@ -114,6 +115,9 @@ func (l LabelLoss) String() string {
 		}
 	default:
 		s = fmt.Sprintf("%s: %d (running %d, queued %d, rejected %d)", l.Label, l.Total(), l.Running, l.Queued, l.Rejected)
+	}
+	if l.Retrying > 0 {
+		s += fmt.Sprintf(", retries cut %d", l.Retrying)
 	}
 	if l.Kept > 0 {
 		s += fmt.Sprintf(", kept %d", l.Kept)

@@ -52,7 +52,8 @@ func (r *taskRun) protect(t *task, log *zap.Logger, o *runOptions) {
 	r.returned = true
 }
 
-// report counts and logs how the task ended.
+// report counts and logs how the task ended, unless its failure is tried
+// again (o.again): then it waits, uncounted, for its next attempt.
 func (r *taskRun) report(t *task, log *zap.Logger, o *runOptions) {
 	if r.returned && r.err != nil && r.err != ErrHandedOff && len(o.middleware) > 0 {
 		v, stack, panicked, handedOff := o.classify(r.err) // what the middleware passed on, maybe wrapped
@@ -63,6 +64,27 @@ func (r *taskRun) report(t *task, log *zap.Logger, o *runOptions) {
 			r.returned, r.panic, r.stack = false, v, stack
 		}
 	}
+	v := settle
+	switch {
+	case r.returned && r.err != nil && r.err != ErrHandedOff:
+		v = o.again(t, r.err, false)
+	case r.settled && !r.returned:
+		v = o.again(t, o.panicErr(r.panic, r.stack), true)
+	}
+	switch v {
+	case retry, lost: // lost: counted, and the drain's report says so
+		return
+	case handOff:
+		r.returned, r.err = true, ErrHandedOff
+	}
+	r.count(t, log)
+	if t.ext != nil && t.ext.final != nil {
+		t.ext.final(r.returned && r.err == ErrHandedOff)
+	}
+}
+
+// count counts and logs the task's end.
+func (r *taskRun) count(t *task, log *zap.Logger) {
 	switch {
 	case r.returned && r.err == ErrHandedOff:
 		t.stats.handedOff.Add(1)
@@ -72,7 +94,7 @@ func (r *taskRun) report(t *task, log *zap.Logger, o *runOptions) {
 	case !r.returned:
 		t.stats.panicked.Add(1)
 		logx.Guard(func() {
-			log.Error("async task panicked", zap.String("label", t.label),
+			log.Error("async task panicked", zap.String("label", t.label), attemptsField(t),
 				zap.String("panic", logx.Value(r.panic)), zap.ByteString("stack", r.stack))
 		})
 	default:
@@ -89,10 +111,19 @@ func outcome(t *task, err error, log *zap.Logger) {
 	t.stats.failed.Add(1)
 	msg, verbose := logx.Error(err)
 	logx.Guard(func() {
-		fields := []zap.Field{zap.String("label", t.label), zap.String("error", msg)}
+		fields := []zap.Field{zap.String("label", t.label), attemptsField(t), zap.String("error", msg)}
 		if verbose != "" {
 			fields = append(fields, zap.String("errorVerbose", verbose))
 		}
 		log.Error("async task failed", fields...)
 	})
+}
+
+// attemptsField is how many attempts a retried task made, for its last
+// line; nothing for a task tried once.
+func attemptsField(t *task) zap.Field {
+	if t.ext == nil || t.ext.attempts <= 1 {
+		return zap.Skip()
+	}
+	return zap.Int32("attempts", t.ext.attempts)
 }

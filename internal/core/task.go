@@ -19,11 +19,12 @@ type Func = func(ctx context.Context) error
 //
 // Invariant: start is the clock reading at submission (≥ 0) until the task
 // has finished, then finished (-1); from then on its context vouches for no
-// follow-up (see Engine.followsUp). Folding the flag into start keeps the
-// record at 80 bytes, one size class below 96.
+// follow-up (see Engine.followsUp). Folding the flag into start, and the
+// engine's scope into the label's counters, keeps the record at 80 bytes,
+// one size class below 96.
 type task struct {
 	parent context.Context
-	scope  *scope // the engine's; also tells its tasks apart from another engine's
+	ext    *taskExt // nil until the task fails once under a retry policy, or keeps
 	fn     Func
 	label  string
 	stats  *Counters
@@ -32,6 +33,20 @@ type task struct {
 	next   atomic.Pointer[task]
 }
 
+// taskExt is what a task that has failed once carries on: its attempts and
+// when the next is due. Tasks that never fail never allocate one.
+type taskExt struct {
+	attempts int32 // attempts that failed and counted (one the drain cut off does not)
+	waiting  bool  // finish puts the task in the heap instead of ending it
+	due      int64 // clock reading of the next attempt
+	// final, for a kept kind's task, is told how the task ended: handed
+	// off (its work stays for the keeper) or settled.
+	final func(handedOff bool)
+}
+
+// keeps reports whether t's work goes to a keeper when the drain cuts it.
+func (t *task) keeps() bool { return t.ext != nil && t.ext.final != nil }
+
 // finished is task.start once the task has ended.
 const finished = -1
 
@@ -39,22 +54,19 @@ const finished = -1
 // none back. No code lives at address 1.
 const unslotted = 1
 
-// scope is what an engine's tasks share: the context the drain cancels.
-type scope struct{ stop context.Context }
-
 // taskKey finds the task behind a context derived from a task's context.
 type taskKey struct{}
 
 func (t *task) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (t *task) Done() <-chan struct{}       { return t.scope.stop.Done() }
-func (t *task) Err() error                  { return t.scope.stop.Err() }
+func (t *task) Done() <-chan struct{}       { return t.stats.scope.stop.Done() }
+func (t *task) Err() error                  { return t.stats.scope.stop.Err() }
 
 func (t *task) Value(key any) any {
 	switch key {
 	case taskKey{}:
 		return t
 	case cancelCtxKey:
-		return t.scope.stop.Value(key)
+		return t.stats.scope.stop.Value(key)
 	}
 	return t.parent.Value(key)
 }
