@@ -61,8 +61,13 @@ func parseFlags(args []string) (Config, error) {
 }
 
 func (c Config) asyncConfig() fxasync.Config {
+	// Every write is retried: the batchers' by default (BatcherConfig.Retry),
+	// the span writes here, River's jobs by River. Usage rows are written
+	// once however often tried (their request_id is unique); a span or a
+	// stream event whose COMMIT answer was lost may be written twice.
 	return fxasync.Config{DrainTimeout: c.DrainTimeout, CallSites: true, MaxWait: c.MaxWait,
-		LabelLimits: map[string]int{"tracing-ingest": tracesPending}}
+		LabelLimits:  map[string]int{"tracing-ingest": tracesPending},
+		LabelRetries: map[string]fxasync.Retry{"tracing-ingest": {MaxAttempts: 6, MaxElapsed: 30 * time.Second}}}
 }
 
 func (c Config) shutdownConfig() fxshutdown.Config {

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS model_usage (
 	latency_ms REAL NOT NULL,
 	created_at TEXT NOT NULL
 );
+CREATE UNIQUE INDEX IF NOT EXISTS model_usage_request_id ON model_usage (request_id);
 CREATE TABLE IF NOT EXISTS spans (
 	id %[1]s,
 	trace_id TEXT NOT NULL,
@@ -247,7 +248,9 @@ func (d *DB) closeStmts() {
 }
 
 // insertSQL is "INSERT INTO table (cols) VALUES (?, …), …" for k rows, with
-// $1, $2, … on Postgres.
+// $1, $2, … on Postgres. A usage row is written once however often its
+// write is tried: a retry after a COMMIT whose answer was lost finds its
+// request_id there and writes nothing (both dialects speak ON CONFLICT).
 func (d *DB) insertSQL(table string, cols []string, k int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", table, strings.Join(cols, ", "))
@@ -268,6 +271,9 @@ func (d *DB) insertSQL(table string, cols []string, k int) string {
 			}
 		}
 		b.WriteByte(')')
+	}
+	if table == "model_usage" {
+		b.WriteString(" ON CONFLICT (request_id) DO NOTHING")
 	}
 	return b.String()
 }
