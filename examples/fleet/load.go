@@ -73,3 +73,16 @@ func (l *load) record(o outcome) {
 	l.outcomes = append(l.outcomes, o)
 	l.mu.Unlock()
 }
+
+// answered is how many requests were answered 2xx so far.
+func (l *load) answered() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, o := range l.outcomes {
+		if o.status == http.StatusOK {
+			n++
+		}
+	}
+	return n
+}

@@ -9,6 +9,7 @@
 //
 //	go run -C examples/fleet .          # the full form: 5 minutes a mode, 5 rounds of restarts
 //	go run -C examples/fleet . -short   # the CI form: 30 s a mode, 1 round
+//	go run -C examples/fleet . -outage 5s -replicas 2 -duration 24s  # the outage drill
 //
 // Postgres comes from FXASYNC_POSTGRES_URL; each mode gets a new database.
 package main
@@ -26,6 +27,7 @@ type drill struct {
 	rounds   int
 	duration time.Duration
 	rate     int
+	outage   time.Duration // the outage drill: no restarts, the database away this long
 }
 
 func main() {
@@ -35,6 +37,7 @@ func main() {
 	flag.IntVar(&d.rounds, "rounds", 5, "rounds of rolling restarts")
 	flag.DurationVar(&d.duration, "duration", 5*time.Minute, "load per mode")
 	flag.IntVar(&d.rate, "rate", 200, "requests per second")
+	flag.DurationVar(&d.outage, "outage", 0, "the outage drill: no restarts; from second 6 the database refuses connections this long")
 	flag.Parse()
 	if *short {
 		d.rounds, d.duration = 1, 30*time.Second

@@ -21,7 +21,7 @@ func (d drill) run(bin, base string, durable bool) (*ledger, error) {
 	if durable {
 		mode = "durable"
 	}
-	dsn, drop, err := newDatabase(base, mode)
+	dsn, name, admin, drop, err := newDatabase(base, mode)
 	if err != nil {
 		return nil, err
 	}
@@ -50,23 +50,12 @@ func (d drill) run(bin, base string, durable bool) (*ledger, error) {
 	began := time.Now()
 	go func() { l.run(b, d.rate, stop); close(loaded) }()
 
-	led := &ledger{mode: mode, killed: process{replica: -1}}
-	time.Sleep(2 * time.Second)
-	for round := 0; round < d.rounds; round++ {
-		for _, r := range reps {
-			led.exits = append(led.exits, r.stop())
-			if err := r.start(); err != nil {
-				return nil, err
-			}
-			led.restarts++
-			time.Sleep(500 * time.Millisecond)
+	led := &ledger{mode: mode, killed: process{replica: -1}, outage: d.outage}
+	if d.outage > 0 {
+		if led.recovered, err = d.outageDrill(admin, name, dsn, began, l); err != nil {
+			return nil, err
 		}
-	}
-	victim := reps[0]
-	led.killed = process{replica: 0, gen: victim.generation()}
-	victim.kill()
-	time.Sleep(time.Second)
-	if err := victim.start(); err != nil {
+	} else if err := d.restarts(reps, led); err != nil {
 		return nil, err
 	}
 	time.Sleep(time.Until(began.Add(d.duration)))
@@ -86,6 +75,50 @@ func (d drill) run(bin, base string, durable bool) (*ledger, error) {
 		led.drains = append(led.drains, r.drainTimes()...)
 	}
 	return led, led.count(db, l.outcomes)
+}
+
+// outageDrill makes the database unreachable for d.outage from second 6 of
+// the load on, and returns how long after it the rows of every request
+// answered by its end took to be written (the backlog; at most a minute).
+func (d drill) outageDrill(admin *sql.DB, name, dsn string, began time.Time, l *load) (time.Duration, error) {
+	time.Sleep(time.Until(began.Add(6 * time.Second)))
+	if err := outageFor(admin, name, d.outage); err != nil {
+		return 0, err
+	}
+	end, want := time.Now(), l.answered()
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	for time.Since(end) < time.Minute {
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM model_usage").Scan(&n); err == nil && n >= want {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return time.Since(end), nil
+}
+
+// restarts restarts every replica in turn, d.rounds times, then kills one.
+func (d drill) restarts(reps []*replica, led *ledger) error {
+	time.Sleep(2 * time.Second)
+	for round := 0; round < d.rounds; round++ {
+		for _, r := range reps {
+			led.exits = append(led.exits, r.stop())
+			if err := r.start(); err != nil {
+				return err
+			}
+			led.restarts++
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	victim := reps[0]
+	led.killed = process{replica: 0, gen: victim.generation()}
+	victim.kill()
+	time.Sleep(time.Second)
+	return victim.start()
 }
 
 func startAll(reps []*replica) error {
@@ -116,25 +149,26 @@ func settle(db *sql.DB, within time.Duration) bool {
 	return false
 }
 
-// newDatabase creates a database for one mode and returns its URL and its
-// drop.
-func newDatabase(base, mode string) (string, func(), error) {
-	admin, err := sql.Open("pgx", base)
+// newDatabase creates a database for one mode and returns its URL, its
+// name, a connection to the server's own database, and its drop.
+func newDatabase(base, mode string) (dsn, name string, admin *sql.DB, drop func(), err error) {
+	admin, err = sql.Open("pgx", base)
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, nil, err
 	}
-	name := fmt.Sprintf("fleet_%s_%d_%d", strings.ReplaceAll(mode, "-", "_"), time.Now().Unix(), rand.Uint32())
+	name = fmt.Sprintf("fleet_%s_%d_%d", strings.ReplaceAll(mode, "-", "_"), time.Now().Unix(), rand.Uint32())
 	if _, err := admin.ExecContext(context.Background(), "CREATE DATABASE "+name); err != nil {
 		admin.Close()
-		return "", nil, fmt.Errorf("create the drill's database: %w", err)
+		return "", "", nil, nil, fmt.Errorf("create the drill's database: %w", err)
 	}
 	u, err := url.Parse(base)
 	if err != nil {
 		admin.Close()
-		return "", nil, err
+		return "", "", nil, nil, err
 	}
 	u.Path = "/" + name
-	return u.String(), func() {
+	return u.String(), name, admin, func() {
+		_, _ = admin.Exec("ALTER DATABASE " + name + " ALLOW_CONNECTIONS true")
 		_, _ = admin.Exec("DROP DATABASE " + name + " WITH (FORCE)")
 		admin.Close()
 	}, nil
