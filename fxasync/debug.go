@@ -65,6 +65,8 @@ type debugLabel struct {
 	Failed    int64       `json:"failed"`
 	Panicked  int64       `json:"panicked"`
 	HandedOff int64       `json:"handed_off"`
+	Retries   int64       `json:"retries"`
+	GaveUp    int64       `json:"gave_up"`
 	Rejected  int64       `json:"rejected"`
 	Pending   int64       `json:"pending"`
 	Waiting   int64       `json:"waiting"`
@@ -84,6 +86,7 @@ type debugBatcher struct {
 	Failed   int64   `json:"failed"`
 	Lost     int64   `json:"lost"`
 	Kept     int64   `json:"kept"`
+	Retries  int64   `json:"retries"`
 	Rejected int64   `json:"rejected"`
 	Pending  int64   `json:"pending"`
 	Bytes    int64   `json:"pending_bytes"`
@@ -104,7 +107,8 @@ func debugSnapshot(s *Scheduler) debugView {
 	byLabel := map[string]*debugLabel{}
 	for _, l := range st.Labels {
 		byLabel[l.Label] = &debugLabel{Label: l.Label, Submitted: l.Submitted, Succeeded: l.Succeeded, Failed: l.Failed,
-			Panicked: l.Panicked, HandedOff: l.HandedOff, Rejected: l.Rejected, Pending: l.Pending, Waiting: l.Waiting}
+			Panicked: l.Panicked, HandedOff: l.HandedOff, Retries: l.Retries, GaveUp: l.GaveUp, Rejected: l.Rejected,
+			Pending: l.Pending, Waiting: l.Waiting}
 	}
 	for _, t := range running { // oldest first
 		if l := byLabel[t.Label]; l != nil {
@@ -126,7 +130,7 @@ func debugSnapshot(s *Scheduler) debugView {
 	}
 	for _, b := range s.Batchers() {
 		d.Batchers = append(d.Batchers, debugBatcher{Label: b.Label, Added: b.Added, Written: b.Flushed, Failed: b.Failed,
-			Lost: b.Lost, Kept: b.Kept, Rejected: b.Rejected, Pending: b.Pending, Bytes: b.Bytes, Limit: b.Limit, Rate: b.Rate})
+			Lost: b.Lost, Kept: b.Kept, Retries: b.Retries, Rejected: b.Rejected, Pending: b.Pending, Bytes: b.Bytes, Limit: b.Limit, Rate: b.Rate})
 	}
 	if ld := s.LastDrain(); ld.Done {
 		d.LastDrain = &debugDrain{DurationSeconds: ld.Duration.Seconds(), Lost: ld.Lost.Total(), LostByLabel: ld.Lost.lostStrings()}

@@ -10,6 +10,9 @@
 //	fxasync_tasks_pending{label}                 gauge, admitted and not finished
 //	fxasync_tasks_total{label,outcome}           counter; outcome: succeeded, failed, panicked, rejected, handed_off
 //	fxasync_task_duration_seconds{label}         histogram, 0.5 ms to 60 s, from submission to return
+//	fxasync_task_retries_total{label}            counter, attempts after the first (fxasync.Retry)
+//	fxasync_task_gave_up_total{label,reason}     counter, tasks that ended with retries untried; reason: budget, limit
+//	                                             (MaxAttempts, MaxElapsed or the drain's bound)
 //	fxasync_tasks_waiting{label}                 gauge, Go calls waiting for a slot (not pending)
 //	fxasync_drain_duration_seconds               gauge, the last drain
 //	fxasync_drain_abandoned_tasks                gauge, tasks left pending by the last drain
@@ -18,6 +21,8 @@
 //	fxasync_batch_items_pending{batcher}         gauge, items accepted and not yet written
 //	fxasync_batch_items_total{batcher,outcome}   counter; outcome: added, rejected, flushed, failed, lost, kept
 //	fxasync_batch_size{batcher}                  histogram of items per flush
+//	fxasync_batch_retries_total{batcher}         counter, writes tried again
+//	fxasync_batch_gave_up_items_total{batcher}   counter, items failed or kept with retries untried
 //
 // Labels share the scheduler's cap on distinct labels (fxasync.Config.MaxLabels):
 // past it, tasks are counted under fxasync.OverflowLabel, so a dynamic label
@@ -55,6 +60,15 @@ var (
 		"What the last stop left unfinished and the Keeper kept: a Kind's tasks, a batcher's items.", []string{"label"}, nil)
 	batchSizeDesc = prometheus.NewDesc("fxasync_batch_size",
 		"Items per flush.", []string{"batcher"}, nil)
+	retriesDesc = prometheus.NewDesc("fxasync_task_retries_total",
+		"Attempts after the first: failed tasks tried again.", []string{"label"}, nil)
+	gaveUpDesc = prometheus.NewDesc("fxasync_task_gave_up_total",
+		"Tasks that ended failed with retries untried: over the budget, or past MaxAttempts, MaxElapsed or the drain's bound.",
+		[]string{"label", "reason"}, nil)
+	batchRetriesDesc = prometheus.NewDesc("fxasync_batch_retries_total",
+		"A batcher's writes that failed as the store's and were tried again.", []string{"batcher"}, nil)
+	batchGaveUpDesc = prometheus.NewDesc("fxasync_batch_gave_up_items_total",
+		"Items whose write was retryable but out of retries: failed, or kept by the Keeper.", []string{"batcher"}, nil)
 )
 
 // Collector is a prometheus.Collector for one Scheduler.
@@ -66,7 +80,8 @@ func NewCollector(s *fxasync.Scheduler) *Collector { return &Collector{s: s} }
 // Describe sends the descriptors of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{waitingDesc, drainLostDesc, batchPendingDesc, batchItemsDesc, batchSizeDesc, drainKeptDesc,
-		pendingDesc, totalDesc, durationDesc, drainDurationDesc, drainAbandonedDesc} {
+		pendingDesc, totalDesc, durationDesc, drainDurationDesc, drainAbandonedDesc, retriesDesc, gaveUpDesc,
+		batchRetriesDesc, batchGaveUpDesc} {
 		ch <- d
 	}
 }
@@ -83,6 +98,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- metric(totalDesc, prometheus.CounterValue, float64(o.n), l.Label, o.name)
 		}
 		ch <- metric(waitingDesc, prometheus.GaugeValue, float64(l.Waiting), l.Label)
+		ch <- metric(retriesDesc, prometheus.CounterValue, float64(l.Retries), l.Label)
+		ch <- metric(gaveUpDesc, prometheus.CounterValue, float64(l.OverBudget), l.Label, "budget")
+		ch <- metric(gaveUpDesc, prometheus.CounterValue, float64(l.GaveUp-l.OverBudget), l.Label, "limit")
 		ch <- histogram(l)
 	}
 	d := c.s.LastDrain()
@@ -108,6 +126,8 @@ func collectBatcher(ch chan<- prometheus.Metric, b fxasync.BatcherStats) {
 		{"kept", b.Kept}} {
 		ch <- metric(batchItemsDesc, prometheus.CounterValue, float64(o.n), b.Label, o.name)
 	}
+	ch <- metric(batchRetriesDesc, prometheus.CounterValue, float64(b.Retries), b.Label)
+	ch <- metric(batchGaveUpDesc, prometheus.CounterValue, float64(b.GaveUp), b.Label)
 	buckets := make(map[float64]uint64, len(fxasync.BatchSizeBounds))
 	var cum uint64
 	for i, bound := range fxasync.BatchSizeBounds {

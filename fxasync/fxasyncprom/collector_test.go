@@ -299,3 +299,41 @@ func TestPendingGaugeIsPendingWithABatcherOpen(t *testing.T) {
 	close(release)
 	require.NoError(t, s.Drain(context.Background()))
 }
+
+// Retries are counted: a task retried until MaxAttempts, one turned down
+// by the budget, a batcher's write retried through an outage.
+func TestCollectorRetries(t *testing.T) {
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), Retry: fxasync.Retry{MaxAttempts: 3, MinBackoff: time.Microsecond,
+		MaxBackoff: time.Microsecond, BudgetBurst: 2, Budget: -1}, LabelRetries: map[string]fxasync.Retry{
+		"dead": {MaxAttempts: 5, MinBackoff: time.Microsecond, MaxBackoff: time.Microsecond, BudgetBurst: 1}}})
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(fxasyncprom.NewCollector(s)))
+	down := func(context.Context) error { return errors.New("db down") }
+	s.Go(context.Background(), "limited", down)
+	require.Eventually(t, func() bool { return s.Pending() == 0 }, 5*time.Second, time.Millisecond)
+	s.Go(context.Background(), "dead", down)
+	calls := 0
+	b := fxasync.NewBatcher(s, "rows", func(context.Context, []int) error {
+		if calls++; calls <= 2 {
+			return errors.New("db down")
+		}
+		return nil
+	}, fxasync.BatcherConfig{MaxDelay: time.Millisecond, Retry: fxasync.Retry{MinBackoff: time.Microsecond, MaxBackoff: time.Microsecond}})
+	require.NoError(t, b.TryAdd(1))
+	require.NoError(t, s.Drain(context.Background()))
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"fxasync_task_retries_total", map[string]string{"label": "limited"}, 2},
+		{"fxasync_task_gave_up_total", map[string]string{"label": "limited", "reason": "limit"}, 1},
+		{"fxasync_task_gave_up_total", map[string]string{"label": "limited", "reason": "budget"}, 0},
+		{"fxasync_task_retries_total", map[string]string{"label": "dead"}, 1},
+		{"fxasync_task_gave_up_total", map[string]string{"label": "dead", "reason": "budget"}, 1},
+		{"fxasync_batch_retries_total", map[string]string{"batcher": "rows"}, 2},
+		{"fxasync_batch_gave_up_items_total", map[string]string{"batcher": "rows"}, 0},
+	} {
+		assert.Equal(t, c.want, counter(t, reg, c.name, c.labels), "%s%v", c.name, c.labels)
+	}
+}
