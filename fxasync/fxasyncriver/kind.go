@@ -153,6 +153,8 @@ type worker[T JobArgs] struct {
 
 func (w *worker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	k := w.k
+	k.h.working.Add(1)
+	defer k.h.working.Add(-1)
 	if err := k.prepare(ctx, job.Args); err != nil {
 		return err
 	}
