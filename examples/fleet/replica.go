@@ -46,6 +46,7 @@ type replica struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 	drains []time.Duration // "async tasks drained" took, from its stops
+	maxRSS int64           // the largest peak resident set of its exited processes, in bytes
 }
 
 func newReplica(bin string, args []string) (*replica, error) {
@@ -121,7 +122,19 @@ func (r *replica) signal(sig syscall.Signal) int {
 		_ = cmd.Process.Kill()
 		<-exited
 	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.mu.Lock()
+		r.maxRSS = max(r.maxRSS, ru.Maxrss<<10) // Linux reports KiB
+		r.mu.Unlock()
+	}
 	return cmd.ProcessState.ExitCode()
+}
+
+// peakRSS is the largest peak resident set of the replica's exited processes.
+func (r *replica) peakRSS() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.maxRSS
 }
 
 func (r *replica) drainTimes() []time.Duration {

@@ -73,6 +73,7 @@ func (d drill) run(bin, base string, durable bool) (*ledger, error) {
 	for _, r := range reps {
 		led.exits = append(led.exits, r.stop())
 		led.drains = append(led.drains, r.drainTimes()...)
+		led.peakRSS = max(led.peakRSS, r.peakRSS())
 	}
 	return led, led.count(db, l.outcomes)
 }
