@@ -14,13 +14,17 @@ test:
 	@$(MAKE) --no-print-directory fleet-short
 
 # Three replicas behind a balancer, rolling restarts and a SIGKILL, in
-# memory and durable (examples/fleet). Without FXASYNC_POSTGRES_URL it is
-# skipped, visibly, except in CI, where that is a failure.
+# memory and durable (examples/fleet); then the outage drill: two replicas,
+# the database refusing connections for 5 s mid-load. Without
+# FXASYNC_POSTGRES_URL they are skipped, visibly, except in CI, where that
+# is a failure.
 fleet-short:
 	@if [ -z "$$FXASYNC_POSTGRES_URL" ]; then \
 		if [ -n "$$CI" ]; then echo "FXASYNC_POSTGRES_URL is unset in CI" >&2; exit 1; fi; \
 		echo "== fleet drill skipped: FXASYNC_POSTGRES_URL is unset"; exit 0; fi; \
-		echo "== go run -C examples/fleet . -short"; go run -C examples/fleet . -short
+		echo "== go run -C examples/fleet . -short"; go run -C examples/fleet . -short; \
+		echo "== go run -C examples/fleet . -outage 5s -replicas 2 -duration 24s"; \
+		go run -C examples/fleet . -outage 5s -replicas 2 -duration 24s
 
 vet:
 	@set -e; for m in $(MODULES); do (cd $$m && go vet ./...); done

@@ -97,3 +97,30 @@ func TestShutdownOrder(t *testing.T) {
 	}
 	assert.Equal(t, []string{"http-server", fxasync.StepName, "cache", "runtime-pool"}, names)
 }
+
+// docs/faults.md's settings do what it says: a usage write that fails is
+// retried until it lands, a Permanent one is not, other labels try once.
+func TestRetryConfigRetriesTheUsageWrites(t *testing.T) {
+	cfg := retryConfig()
+	cfg.Logger = zap.NewNop()
+	s := fxasync.New(cfg)
+	db := &DB{}
+	failures := 2
+	s.Go(context.Background(), "log-usage", func(ctx context.Context) error {
+		if failures > 0 { // the database is away for two attempts
+			failures--
+			return assert.AnError
+		}
+		return insertUsageOnce(ctx, db, Usage{Path: "/v1/chat"})
+	})
+	s.Go(context.Background(), "log-usage", func(ctx context.Context) error { return insertUsageOnce(ctx, db, Usage{}) })
+	s.Go(context.Background(), "other", func(context.Context) error { return assert.AnError })
+	require.NoError(t, s.Drain(context.Background()))
+	st := map[string]fxasync.LabelStats{}
+	for _, l := range s.Stats().Labels {
+		st[l.Label] = l
+	}
+	assert.Equal(t, [3]int64{1, 1, 2}, [3]int64{st["log-usage"].Succeeded, st["log-usage"].Failed, st["log-usage"].Retries})
+	assert.Equal(t, [2]int64{1, 0}, [2]int64{st["other"].Failed, st["other"].Retries})
+	assert.Len(t, db.rows, 1)
+}
