@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,4 +82,70 @@ func BenchmarkDrainDuringBackoff(b *testing.B) {
 	sort.Slice(over, func(i, j int) bool { return over[i] < over[j] })
 	b.ReportMetric(float64(over[len(over)/2].Microseconds())/1000, "ms-over-p50")
 	b.ReportMetric(float64(over[len(over)-1].Microseconds())/1000, "ms-over-max")
+}
+
+// BenchmarkLatencyBesideAFailingLabel: one label fails every attempt, at
+// 20,000 tasks a second; another label's tasks are started one at a time
+// beside it. It reports the live label's start latency p50/p99 alone, beside
+// the failing flood without retries, and beside it with retries (budget on:
+// the difference is what retrying costs the other labels), and the flood's
+// retries per first attempt, which the budget bounds.
+func BenchmarkLatencyBesideAFailingLabel(b *testing.B) {
+	for _, m := range []struct {
+		name         string
+		flood, retry bool
+	}{{"mode=alone", false, false}, {"mode=beside-failing", true, false}, {"mode=beside-failing-retried", true, true}} {
+		b.Run(m.name, func(b *testing.B) {
+			cfg := fxasync.Config{Logger: zap.NewNop(), MaxPending: fxasync.Unbounded}
+			if m.retry {
+				cfg.Retry = fxasync.Retry{MaxAttempts: fxasync.Unbounded, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}
+			}
+			s := fxasync.New(cfg)
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			if m.flood {
+				wg.Add(1)
+				go func() { defer wg.Done(); flood(s, stop) }()
+			}
+			lat := make([]time.Duration, b.N)
+			started := make(chan time.Time, 1)
+			for i := 0; i < b.N; i++ {
+				time.Sleep(100 * time.Microsecond)
+				t0 := time.Now()
+				s.Go(context.Background(), "live", func(context.Context) error { started <- time.Now(); return nil })
+				lat[i] = (<-started).Sub(t0)
+			}
+			close(stop)
+			wg.Wait()
+			_ = s.Drain(context.Background())
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "start-p50-ns")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "start-p99-ns")
+			if m.retry {
+				var dead fxasync.LabelStats
+				for _, l := range s.Stats().Labels {
+					if l.Label == "dead" {
+						dead = l
+					}
+				}
+				b.ReportMetric(float64(dead.Retries)/float64(dead.Submitted), "retries/first")
+			}
+		})
+	}
+}
+
+// flood submits 20 failing tasks a millisecond until stop closes.
+func flood(s *fxasync.Scheduler, stop <-chan struct{}) {
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		for i := 0; i < 20; i++ {
+			s.Go(context.Background(), "dead", func(context.Context) error { return errDown })
+		}
+	}
 }

@@ -6,6 +6,7 @@ package core
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -20,6 +21,9 @@ func (p RetryPolicy) Backoff(n int) time.Duration {
 	ceil := p.MaxBackoff
 	if shift := n - 1; shift < 62 && p.MinBackoff<<shift > 0 && p.MinBackoff<<shift < ceil {
 		ceil = p.MinBackoff << shift
+	}
+	if ceil == math.MaxInt64 {
+		return time.Duration(rand.Int64N(int64(ceil))) // +1 would overflow
 	}
 	return time.Duration(rand.Int64N(int64(ceil) + 1))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -283,6 +284,22 @@ func advanceUntil(clk *clock.Manual, done <-chan error) error {
 		default:
 			clk.Advance(time.Minute)
 			runtime.Gosched()
+		}
+	}
+}
+
+// Settings at the edges of their types neither panic nor overflow.
+func TestRetryPolicyAtTheEdges(t *testing.T) {
+	t.Parallel()
+	for _, p := range []RetryPolicy{
+		{MaxAttempts: math.MaxInt, MinBackoff: math.MaxInt64, MaxBackoff: math.MaxInt64},
+		{MaxAttempts: math.MinInt, MinBackoff: -1, MaxBackoff: -1, MaxElapsed: math.MinInt64, Budget: math.NaN()},
+		{MaxAttempts: 3, MinBackoff: 1, MaxBackoff: math.MaxInt64, Budget: math.Inf(1), BudgetBurst: math.MaxInt},
+	} {
+		r := p.Resolve()
+		for _, n := range []int{1, 2, 62, 63, 64, math.MaxInt32} {
+			d := r.Backoff(n)
+			require.True(t, d >= 0 && d <= r.MaxBackoff, "%+v attempt %d: %v", r, n, d)
 		}
 	}
 }
