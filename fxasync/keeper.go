@@ -38,6 +38,25 @@ type Keeper interface {
 	Keep(ctx context.Context, kind string, items []any) (kept int, err error)
 }
 
+// A RetryKeeper is a Keeper that keeps retry state too: a Kind's task
+// whose retries the drain's bound cut short reaches its Keep as a *Retried
+// — the value, the attempts it made, when its next attempt was due — so
+// that it runs then, with the attempts it has left (fxasyncriver: a job
+// scheduled at NotBefore). A Keeper that is not one gets the bare values.
+type RetryKeeper interface {
+	Keeper
+	// KeepsRetryState marks the Keeper; it is never called.
+	KeepsRetryState()
+}
+
+// Retried is a Kind's unfinished work whose retries the drain cut short,
+// as a RetryKeeper receives it.
+type Retried struct {
+	Value     any       // what the Kind was given
+	Attempts  int       // attempts made and counted (one the drain's cancellation cut off is not)
+	NotBefore time.Time // when its next attempt was due
+}
+
 // defaultKeepTimeout is Config.KeepTimeout's default.
 const defaultKeepTimeout = time.Second
 

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/fxtools/background/internal/core"
 )
@@ -27,8 +28,19 @@ type Kind[T any] struct {
 
 	mu   sync.Mutex
 	seq  uint64
-	live map[uint64]T // submitted, not yet settled
+	live map[uint64]liveItem[T] // submitted, not yet settled
 	kept struct{ kept, lost int }
+	// retryState: the Keeper keeps retry state (RetryKeeper), so a task
+	// whose retries the drain cut goes to it as a *Retried.
+	retryState bool
+}
+
+// liveItem is a kept kind's unsettled work and, once the drain cut its
+// retries, what they had done.
+type liveItem[T any] struct {
+	v         T
+	attempts  int
+	notBefore time.Time
 }
 
 // NewKind returns the Kind name of scheduler s, whose tasks run run and
@@ -39,7 +51,8 @@ func NewKind[T any](s *Scheduler, name string, run func(ctx context.Context, v T
 	if s == nil || s.keeper == nil {
 		return k
 	}
-	k.keeps, k.live = true, map[uint64]T{}
+	k.keeps, k.live = true, map[uint64]liveItem[T]{}
+	_, k.retryState = s.keeper.(RetryKeeper)
 	s.engine().CountLoss(k.name, k.lostInStop, true)
 	s.addKeepable(keepable{kind: k.name, take: k.take, settle: k.settle})
 	return k
@@ -66,12 +79,15 @@ func (k *Kind[T]) Go(ctx context.Context, v T) error {
 		return nil
 	}
 	id := k.hold(v)
-	final := func(handedOff bool) {
-		if !handedOff {
+	track := func(end core.End) {
+		switch {
+		case end.Waiting || end.HandedOff && end.Attempts > 0:
+			k.retried(id, end.Attempts, e.Time(end.Due))
+		case !end.HandedOff:
 			k.drop(id) // settled: its work is done or failed for good
 		}
 	}
-	if err := e.GoKept(ctx, k.name, func(ctx context.Context) error { return k.runKept(ctx, v) }, callSite(e), final); err != nil {
+	if err := e.GoKept(ctx, k.name, func(ctx context.Context) error { return k.runKept(ctx, v) }, callSite(e), track); err != nil {
 		k.drop(id)
 		return fmt.Errorf("fxasync: kind %q: %w", k.name, err)
 	}
@@ -92,8 +108,18 @@ func (k *Kind[T]) hold(v T) uint64 {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.seq++
-	k.live[k.seq] = v
+	k.live[k.seq] = liveItem[T]{v: v}
 	return k.seq
+}
+
+// retried records what a handed-off task's retries had done.
+func (k *Kind[T]) retried(id uint64, attempts int, notBefore time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if it, ok := k.live[id]; ok {
+		it.attempts, it.notBefore = attempts, notBefore
+		k.live[id] = it
+	}
 }
 
 func (k *Kind[T]) drop(id uint64) {
@@ -108,7 +134,12 @@ func (k *Kind[T]) take() []any {
 	defer k.mu.Unlock()
 	out := make([]any, 0, len(k.live))
 	for _, id := range slices.Sorted(maps.Keys(k.live)) {
-		out = append(out, k.live[id])
+		it := k.live[id]
+		if k.retryState && it.attempts > 0 {
+			out = append(out, &Retried{Value: it.v, Attempts: it.attempts, NotBefore: it.notBefore})
+			continue
+		}
+		out = append(out, it.v)
 	}
 	clear(k.live)
 	return out

@@ -87,6 +87,8 @@ func TestKindRetriesCutByTheDrainAreKept(t *testing.T) {
 		5*time.Second, time.Millisecond)
 	_ = s.Drain(context.Background()) // a DrainError or not: the cut may come before the bound's cancellation
 	assert.ElementsMatch(t, []any{0, 1, 2, 3, 4}, k.kept("usage"))
+	// A task queued when the drain gave up runs after it, cut off: wait.
+	require.Eventually(t, func() bool { return s.Pending() == 0 }, 5*time.Second, time.Millisecond)
 	l := statsOf(s, "usage")
 	assert.Equal(t, [2]int64{5, 2}, [2]int64{l.HandedOff, l.Failed})
 	assert.LessOrEqual(t, l.GaveUp, int64(5), "cut before the cancellation: gave up; after: the attempt did not count")
@@ -196,4 +198,45 @@ func TestBatcherDrainDuringAnOutage(t *testing.T) {
 			assert.Equal(t, int64(n), st.Failed)
 		})
 	}
+}
+
+// retryKeeper is a memKeeper that keeps retry state.
+type retryKeeper struct{ memKeeper }
+
+func (*retryKeeper) KeepsRetryState() {}
+
+// A RetryKeeper gets a cut task's retry state: the value, its attempts,
+// when the next was due; a task never tried gets there bare.
+func TestRetryKeeperGetsTheRetryState(t *testing.T) {
+	t.Parallel()
+	k := &retryKeeper{}
+	block := make(chan struct{})
+	s, _ := newScheduler(t, fxasync.Config{Keeper: k, DrainTimeout: -1, Grace: -1, MaxPending: 2, LabelLimit: 2,
+		LabelRetries: map[string]fxasync.Retry{"usage": {MaxAttempts: fxasync.Unbounded, MinBackoff: time.Hour,
+			MaxBackoff: time.Hour, MaxElapsed: fxasync.Unbounded}}})
+	kind := fxasync.NewKind(s, "usage", func(ctx context.Context, id int) error {
+		if id == 0 {
+			return errRefused
+		}
+		<-block // holds the other slot, so id 2 is never started
+		return ctx.Err()
+	})
+	before := time.Now()
+	require.NoError(t, kind.Go(context.Background(), 0))
+	require.Eventually(t, func() bool { return statsOf(s, "usage").Retries == 1 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, kind.Go(context.Background(), 1))
+	go func() { time.Sleep(10 * time.Millisecond); close(block) }()
+	_ = s.Drain(context.Background())
+	byValue := map[any]any{}
+	for _, it := range k.kept("usage") {
+		if r, ok := it.(*fxasync.Retried); ok {
+			byValue[r.Value] = r
+			assert.Contains(t, []int{1, 2}, r.Attempts, "the first, and the drain's at once unless its cancellation cut it")
+			assert.True(t, !r.NotBefore.Before(before), "due after the test began: %v", r.NotBefore)
+			continue
+		}
+		byValue[it] = it
+	}
+	assert.IsType(t, &fxasync.Retried{}, byValue[0], "%#v %+v", k.kept("usage"), statsOf(s, "usage"))
+	assert.Equal(t, 1, byValue[1], "never retried: bare")
 }

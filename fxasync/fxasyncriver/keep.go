@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/fxtools/background/fxasync"
 	"github.com/fxtools/background/fxshutdown"
 	"github.com/riverqueue/river"
 )
@@ -87,6 +88,10 @@ func (h *HandOff) encode(items []any) (params []river.InsertManyParams, good []*
 	opts := &river.InsertOpts{Queue: h.cfg.Queue}
 	nBad := 0
 	for _, it := range items {
+		o := opts
+		if r, ok := it.(*fxasync.Retried); ok && r != nil {
+			it, o = r.Value, h.retriedOpts(r)
+		}
 		kind, st, raw, err := h.encodeItem(it)
 		if err != nil {
 			if nBad++; nBad <= maxKeepErrors {
@@ -94,7 +99,7 @@ func (h *HandOff) encode(items []any) (params []river.InsertManyParams, good []*
 			}
 			continue
 		}
-		params = append(params, river.InsertManyParams{Args: encodedArgs{kind: kind, raw: raw}, InsertOpts: opts})
+		params = append(params, river.InsertManyParams{Args: encodedArgs{kind: kind, raw: raw}, InsertOpts: o})
 		good = append(good, st)
 	}
 	for ; nBad > len(bad); nBad-- {
@@ -104,6 +109,18 @@ func (h *HandOff) encode(items []any) (params []river.InsertManyParams, good []*
 }
 
 const maxKeepErrors = 3
+
+// KeepsRetryState makes the HandOff an fxasync.RetryKeeper: a task whose
+// in-memory retries the drain cut short becomes a job scheduled at its
+// next attempt, with River's attempts reduced by those it made (at least
+// one left).
+func (*HandOff) KeepsRetryState() {}
+
+// retriedOpts are a cut retry's insert options.
+func (h *HandOff) retriedOpts(r *fxasync.Retried) *river.InsertOpts {
+	return &river.InsertOpts{Queue: h.cfg.Queue, ScheduledAt: r.NotBefore,
+		MaxAttempts: max(river.MaxAttemptsDefault-r.Attempts, 1)}
+}
 
 // encodeItem is an item's kind, counters and JSON, or why River cannot
 // keep it: not a registered kind's args, or not encodable.

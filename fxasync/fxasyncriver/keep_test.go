@@ -84,3 +84,36 @@ func TestInMemoryTasksWriteOnce(t *testing.T) {
 	require.NoError(t, r.sched.Drain(context.Background()))
 	assert.Empty(t, r.sched.LastDrain().Lost, "nothing left to keep")
 }
+
+// An in-memory task retrying when the drain begins, whose retries its
+// bound cuts short, becomes a job scheduled at its next attempt, with
+// River's attempts reduced by those it made.
+func TestDrainKeepsARetryWithItsSchedule(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.db")
+	db, err := openSQLite(path)
+	require.NoError(t, err)
+	defer db.Close()
+	h := New(db, Config{})
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), DrainTimeout: 50 * time.Millisecond, Keeper: h,
+		LabelRetries: map[string]fxasync.Retry{"effect": {MaxAttempts: fxasync.Unbounded, MinBackoff: time.Hour,
+			MaxBackoff: time.Hour, MaxElapsed: fxasync.Unbounded}}})
+	down := func(context.Context, effect) error { return errors.New("connection refused") }
+	k := Register(h, s, writeEffect(SQLite)).Before(down)
+	require.NoError(t, h.Start(context.Background()))
+	before := time.Now()
+	require.NoError(t, k.Go(context.Background(), effect{Key: "retrying"}))
+	require.Eventually(t, func() bool { return s.Stats().Labels[0].Retries == 1 }, 5*time.Second, time.Millisecond)
+	_ = s.Drain(context.Background())
+	assert.Equal(t, fxasync.Losses{{Label: "effect", Kept: 1}}, s.LastDrain().Lost)
+	require.NoError(t, h.Stop(context.Background()))
+	var maxAttempts int
+	var scheduled string
+	require.NoError(t, db.QueryRow("SELECT max_attempts, scheduled_at FROM river_job").Scan(&maxAttempts, &scheduled))
+	at, err := time.Parse(time.RFC3339Nano, scheduled)
+	if err != nil { // SQLite's format is River's
+		at, err = time.Parse("2006-01-02 15:04:05.999999999", scheduled)
+	}
+	require.NoError(t, err, scheduled)
+	assert.Contains(t, []int{23, 24}, maxAttempts, "25 less the one or two attempts made")
+	assert.True(t, at.After(before), "scheduled at the next attempt, not at once: %v", at)
+}

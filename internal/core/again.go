@@ -51,6 +51,7 @@ func (r *retrier) again(t *task, err error, panicked bool) verdict {
 		if !lr.p.IsRetryable(err) {
 			return settle
 		}
+		x.due = r.waits.now() // to be tried again at once
 		return r.cut(t)
 	}
 	x.attempts++
@@ -65,6 +66,7 @@ func (r *retrier) again(t *task, err error, panicked bool) verdict {
 		t.stats.gaveUp.Add(1)
 		return settle
 	case r.pastBound(now + int64(wait)):
+		x.due = now + int64(wait)
 		return r.cut(t)
 	case !lr.spend(t.stats.submitted.Load() - t.stats.rejected.Load()):
 		t.stats.gaveUp.Add(1)

@@ -94,10 +94,11 @@ func (e *Engine) TryGo(ctx context.Context, label string, fn Func, pc uintptr) e
 
 // submit admits, records and queues one task.
 // GoKept is Go for a task whose work a keeper takes when the drain cuts it
-// short (a kept kind's): final is told, once, how it ended — handed off
-// (ErrHandedOff, or retries the drain's bound forestalled) or settled.
-func (e *Engine) GoKept(ctx context.Context, label string, fn Func, pc uintptr, final func(handedOff bool)) error {
-	return e.submitExt(ctx, label, fn, pc, true, &taskExt{final: final})
+// short (a kept kind's): track is told of each retry it waits for and,
+// once, of how it ended — handed off (ErrHandedOff, or retries the
+// drain's bound forestalled) or settled.
+func (e *Engine) GoKept(ctx context.Context, label string, fn Func, pc uintptr, track func(End)) error {
+	return e.submitExt(ctx, label, fn, pc, true, &taskExt{track: track})
 }
 
 func (e *Engine) submit(ctx context.Context, label string, fn Func, pc uintptr, wait bool) error {
@@ -200,7 +201,7 @@ func (e *Engine) finish(t *task) {
 func (e *Engine) endCut(t *task) {
 	if e.retry.cut(t) == handOff {
 		t.stats.handedOff.Add(1)
-		t.ext.final(true)
+		t.ext.track(t.end(false, true))
 	}
 	e.finish(t)
 }
@@ -208,6 +209,9 @@ func (e *Engine) endCut(t *task) {
 // PastDrainBound reports whether something starting after d would start
 // past the drain's bound, once the drain has begun: a batcher's retry.
 func (e *Engine) PastDrainBound(d time.Duration) bool { return e.retry.pastBound(e.now() + int64(d)) }
+
+// Time is the wall-clock time of the engine's clock reading r.
+func (e *Engine) Time(r int64) time.Time { return e.epoch.Add(time.Duration(r)) }
 
 // Retrying is how many tasks wait for their next attempt now.
 func (e *Engine) Retrying() int { return e.retry.waits.Len() }

@@ -222,10 +222,14 @@ func TestDrainHandsOffKeptRetries(t *testing.T) {
 	p := RetryPolicy{MaxAttempts: Unbounded, MaxElapsed: Unbounded, MinBackoff: time.Hour, MaxBackoff: time.Hour, Budget: Unbounded}
 	e, _ := newTestEngine(t, Config{Retry: p.Resolve(), DrainTimeout: -1})
 	var handed, settled atomic.Int32
-	final := func(h bool) {
-		if h {
+	var attempts atomic.Int32
+	final := func(end End) {
+		switch {
+		case end.Waiting:
+		case end.HandedOff:
+			attempts.Add(int32(end.Attempts))
 			handed.Add(1)
-		} else {
+		default:
 			settled.Add(1)
 		}
 	}
@@ -239,6 +243,7 @@ func TestDrainHandsOffKeptRetries(t *testing.T) {
 	l := labelStats(e, "k")
 	assert.Equal(t, [3]int32{10, 1, 0}, [3]int32{handed.Load(), settled.Load(), int32(l.Failed)})
 	assert.Equal(t, int64(10), l.HandedOff)
+	assert.True(t, attempts.Load() >= 10 && attempts.Load() <= 20, "each cut task made one attempt, and one more at the drain's start unless its cancellation cut it: %d", attempts.Load())
 	assert.Zero(t, e.LastDrain().Lost.Total())
 }
 

@@ -72,14 +72,19 @@ func (r *taskRun) report(t *task, log *zap.Logger, o *runOptions) {
 		v = o.again(t, o.panicErr(r.panic, r.stack), true)
 	}
 	switch v {
-	case retry, lost: // lost: counted, and the drain's report says so
+	case retry:
+		if t.keeps() {
+			t.ext.track(t.end(true, false))
+		}
+		return
+	case lost: // counted, and the drain's report says so
 		return
 	case handOff:
 		r.returned, r.err = true, ErrHandedOff
 	}
 	r.count(t, log)
-	if t.ext != nil && t.ext.final != nil {
-		t.ext.final(r.returned && r.err == ErrHandedOff)
+	if t.keeps() {
+		t.ext.track(t.end(false, r.returned && r.err == ErrHandedOff))
 	}
 }
 

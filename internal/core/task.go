@@ -39,13 +39,29 @@ type taskExt struct {
 	attempts int32 // attempts that failed and counted (one the drain cut off does not)
 	waiting  bool  // finish puts the task in the heap instead of ending it
 	due      int64 // clock reading of the next attempt
-	// final, for a kept kind's task, is told how the task ended: handed
-	// off (its work stays for the keeper) or settled.
-	final func(handedOff bool)
+	// track, for a kept kind's task, is told of each retry it waits for
+	// and, once, of how it ended: handed off (its work stays for the
+	// keeper) or settled.
+	track func(End)
+}
+
+// End is what a kept task's track hears: a retry it now waits for
+// (Waiting), or its end, handed off or settled; with the attempts it has
+// made and when its next is due (Due: the clock reading, see Engine.Time;
+// 0 when it never waited).
+type End struct {
+	Waiting, HandedOff bool
+	Attempts           int
+	Due                int64
+}
+
+// end is t's End.
+func (t *task) end(waiting, handedOff bool) End {
+	return End{Waiting: waiting, HandedOff: handedOff, Attempts: int(t.ext.attempts), Due: t.ext.due}
 }
 
 // keeps reports whether t's work goes to a keeper when the drain cuts it.
-func (t *task) keeps() bool { return t.ext != nil && t.ext.final != nil }
+func (t *task) keeps() bool { return t.ext != nil && t.ext.track != nil }
 
 // finished is task.start once the task has ended.
 const finished = -1
