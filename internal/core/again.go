@@ -48,14 +48,14 @@ func (r *retrier) again(t *task, err error, panicked bool) verdict {
 	}
 	x := t.ext
 	if r.stop.Err() != nil { // the drain's cancellation cut it off: not an attempt
-		if !lr.p.IsRetryable(err) {
+		if !x.retryable(lr, err) {
 			return settle
 		}
 		x.due = r.waits.now() // to be tried again at once
 		return r.cut(t)
 	}
 	x.attempts++
-	if !lr.p.IsRetryable(err) {
+	if !x.retryable(lr, err) {
 		return settle
 	}
 	now := r.waits.now()
@@ -78,6 +78,15 @@ func (r *retrier) again(t *task, err error, panicked bool) verdict {
 	x.waiting, x.due = true, now+int64(wait)
 	r.logRetry(t, lr, err, wait, now)
 	return retry
+}
+
+// retryable classifies err for lr's policy on this goroutine, marking x
+// meanwhile: if the user's error calls runtime.Goexit, finish counts it.
+func (x *taskExt) retryable(lr *labelRetry, err error) bool {
+	x.classifying = true
+	ok := lr.p.retryableHere(err)
+	x.classifying = false
+	return ok
 }
 
 // cut counts a task whose retries the drain ends: handed off if it keeps,

@@ -179,6 +179,13 @@ func (e *Engine) execute(t *task) {
 }
 
 func (e *Engine) finish(t *task) {
+	if x := t.ext; x != nil && x.classifying { // its error's methods called runtime.Goexit
+		x.classifying = false
+		t.stats.failed.Add(1)
+		logx.Guard(func() {
+			e.log.Error("async task's error called runtime.Goexit while classified for a retry", zap.String("label", t.label))
+		})
+	}
 	if x := t.ext; x != nil && x.waiting {
 		x.waiting = false
 		t.next.Store(nil) // the queue's link, from its last time in it

@@ -44,16 +44,32 @@ func (e *PermanentError) Unwrap() error { return e.Err }
 // run on a goroutine of their own, and one that panics means no.
 func (p RetryPolicy) IsRetryable(err error) bool {
 	ok := false
-	if how := logx.Isolated(func() {
-		var perm *PermanentError
-		if errors.As(err, &perm) || errors.Is(err, ErrHandedOff) {
-			return
-		}
-		ok = p.Retryable == nil || p.Retryable(err)
-	}); how != "" {
+	if how := logx.Isolated(func() { ok = p.classify(err) }); how != "" {
 		return false
 	}
 	return ok
+}
+
+// retryableHere is IsRetryable on the calling goroutine, a goroutine's
+// start cheaper: a panic means no; a runtime.Goexit ends the goroutine, so
+// the caller must make that end count (the engine's finish does, see
+// taskExt.classifying). Under a flood of failures the goroutine per
+// failure doubled another label's p99 start latency.
+func (p RetryPolicy) retryableHere(err error) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return p.classify(err)
+}
+
+func (p RetryPolicy) classify(err error) bool {
+	var perm *PermanentError
+	if errors.As(err, &perm) || errors.Is(err, ErrHandedOff) {
+		return false
+	}
+	return p.Retryable == nil || p.Retryable(err)
 }
 
 // labelRetry is one label's policy and budget. The budget is a token

@@ -38,7 +38,10 @@ type task struct {
 type taskExt struct {
 	attempts int32 // attempts that failed and counted (one the drain cut off does not)
 	waiting  bool  // finish puts the task in the heap instead of ending it
-	due      int64 // clock reading of the next attempt
+	// classifying: its error is being classified for a retry, on the
+	// worker; if that calls runtime.Goexit, finish counts the task failed.
+	classifying bool
+	due         int64 // clock reading of the next attempt
 	// track, for a kept kind's task, is told of each retry it waits for
 	// and, once, of how it ended: handed off (its work stays for the
 	// keeper) or settled.
