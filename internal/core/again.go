@@ -94,7 +94,6 @@ func (x *taskExt) retryable(lr *labelRetry, err error) bool {
 // lossesAtBound).
 func (r *retrier) cut(t *task) verdict {
 	t.stats.gaveUp.Add(1)
-	t.stats.cutByDrain.Add(1)
 	if t.keeps() {
 		return handOff
 	}

@@ -22,12 +22,12 @@ type Counters struct {
 	handedOff                                        atomic.Int64 // rare: only a stop's cut tasks
 	// Retries, all rare: retries decided; tasks whose retries ended before
 	// success (gaveUp), of them those the budget ended (overBudget) and
-	// those the drain ended (cutByDrain, and of them lostRetry, not kept).
-	retries, gaveUp, overBudget, cutByDrain, lostRetry atomic.Int64
-	lostRetryAtBound                                   atomic.Int64 // lostRetry when the drain gave up
-	retry                                              *labelRetry  // nil: the label's tasks are not retried
-	scope                                              *scope       // the engine's: its tasks' stop context
-	_                                                  [64]byte
+	// those the drain ended and no keeper kept (lostRetry).
+	retries, gaveUp, overBudget, lostRetry atomic.Int64
+	lostRetryAtBound                       atomic.Int64 // lostRetry when the drain gave up
+	retry                                  *labelRetry  // nil: the label's tasks are not retried
+	scope                                  *scope       // the engine's: its tasks' stop context
+	_                                      [64]byte
 }
 
 func newCounters(limit int, retry RetryPolicy, s *scope) *Counters {
