@@ -91,7 +91,7 @@ func (x *taskExt) retryable(lr *labelRetry, err error) bool {
 
 // cut counts a task whose retries the drain ends: handed off if it keeps,
 // else failed and lost, both at once for the drain's count (see
-// lossesAtBound).
+// Engine.unfinished).
 func (r *retrier) cut(t *task) verdict {
 	t.stats.gaveUp.Add(1)
 	if t.keeps() {

@@ -92,7 +92,6 @@ func (e *Engine) TryGo(ctx context.Context, label string, fn Func, pc uintptr) e
 	return e.submit(ctx, label, fn, pc, false)
 }
 
-// submit admits, records and queues one task.
 // GoKept is Go for a task whose work a keeper takes when the drain cuts it
 // short (a kept kind's): track is told of each retry it waits for and,
 // once, of how it ended — handed off (ErrHandedOff, or retries the
@@ -101,6 +100,8 @@ func (e *Engine) GoKept(ctx context.Context, label string, fn Func, pc uintptr, 
 	return e.submitExt(ctx, label, fn, pc, true, &taskExt{track: track})
 }
 
+// submit admits, records and queues one task; x, if not nil, is its
+// retry state from the start (a kept task's).
 func (e *Engine) submit(ctx context.Context, label string, fn Func, pc uintptr, wait bool) error {
 	return e.submitExt(ctx, label, fn, pc, wait, nil)
 }
@@ -185,6 +186,9 @@ func (e *Engine) finish(t *task) {
 		logx.Guard(func() {
 			e.log.Error("async task's error called runtime.Goexit while classified for a retry", zap.String("label", t.label))
 		})
+		if t.keeps() {
+			x.track(t.end(false, false)) // settled: failed
+		}
 	}
 	if x := t.ext; x != nil && x.waiting {
 		x.waiting = false

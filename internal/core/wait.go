@@ -15,16 +15,17 @@ import (
 
 // waits is the heap.
 //
-// Invariant: armed is the due time of the earliest live timer, 0 when none;
+// Invariant: armed is the due time of the one armed timer, 0 when none;
 // whenever the heap is not empty a timer is armed at or before its head's
 // due time, so no task waits past its due time for want of a timer (unless
-// the clock stops). Timers that became stale (a newer one is earlier) fire
-// and find nothing due or re-arm; they are never stopped.
+// the clock stops). Arming an earlier one stops the one before; one that
+// fired as it was stopped finds nothing due, or re-arms.
 type waits struct {
 	mu     sync.Mutex
 	heap   []*task // min-heap by ext.due
 	armed  int64
-	closed bool // the drain gave up: nothing waits any more
+	stop   func() bool // stops the armed timer
+	closed bool        // the drain gave up: nothing waits any more
 
 	clock func() clock.Clock
 	now   func() int64
@@ -55,8 +56,11 @@ func (w *waits) armLocked(now int64) {
 	if w.armed != 0 && w.armed <= due {
 		return
 	}
+	if w.stop != nil {
+		w.stop()
+	}
 	w.armed = due
-	w.clock().AfterFunc(time.Duration(max(0, due-now)), func() { w.fire(due) })
+	w.stop = w.clock().AfterFunc(time.Duration(max(0, due-now)), func() { w.fire(due) })
 }
 
 // fire runs every task due by the timer's time (or the clock's, if later)
@@ -64,7 +68,7 @@ func (w *waits) armLocked(now int64) {
 func (w *waits) fire(at int64) {
 	w.mu.Lock()
 	if w.armed == at {
-		w.armed = 0
+		w.armed, w.stop = 0, nil
 	}
 	now := max(w.now(), at)
 	var due []*task
