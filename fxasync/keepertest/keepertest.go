@@ -56,6 +56,27 @@ func Run(t *testing.T, h Harness) {
 	t.Run("CountIsWhatIsStored", func(t *testing.T) { countIsWhatIsStored(t, h) })
 	t.Run("ConcurrentKinds", func(t *testing.T) { concurrentKinds(t, h) })
 	t.Run("ThroughADrain", func(t *testing.T) { throughADrain(t, h) })
+	t.Run("RetriedItems", func(t *testing.T) { retriedItems(t, h) })
+}
+
+// retriedItems: a RetryKeeper stores a *fxasync.Retried as the item it
+// wraps, beside bare items, each once. A Keeper that is not one never gets
+// them: the part is skipped.
+func retriedItems(t *testing.T, h Harness) {
+	k, read := h.New(t)
+	if _, ok := k.(fxasync.RetryKeeper); !ok {
+		t.Skip("not an fxasync.RetryKeeper: the scheduler gives it bare values only")
+	}
+	kind := h.Kinds[0]
+	items := h.items(kind, span(0, 10))
+	for i := 0; i < len(items); i += 2 {
+		items[i] = &fxasync.Retried{Value: items[i], Attempts: i + 1, NotBefore: time.Now().Add(time.Duration(i) * time.Second)}
+	}
+	kept, err := keep(t, k, context.Background(), kind, items)
+	if kept != len(items) || err != nil {
+		t.Errorf("Keep(5 retried, 5 bare) = %d, %v; want 10, nil", kept, err)
+	}
+	sameIDs(t, "retried and bare", read(kind), span(0, 10))
 }
 
 // items returns ids' items of kind.
