@@ -100,12 +100,13 @@ func (e *Engine) GoKept(ctx context.Context, label string, fn Func, pc uintptr, 
 	return e.submitExt(ctx, label, fn, pc, true, &taskExt{track: track})
 }
 
-// submit admits, records and queues one task; x, if not nil, is its
-// retry state from the start (a kept task's).
+// submit admits, records and queues one task.
 func (e *Engine) submit(ctx context.Context, label string, fn Func, pc uintptr, wait bool) error {
 	return e.submitExt(ctx, label, fn, pc, wait, nil)
 }
 
+// submitExt is submit with x, if not nil, the task's retry state from the
+// start (a kept task's).
 func (e *Engine) submitExt(ctx context.Context, label string, fn Func, pc uintptr, wait bool, x *taskExt) error {
 	if ctx == nil {
 		ctx = context.Background()
