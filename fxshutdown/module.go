@@ -12,6 +12,12 @@ import (
 // Module provides a *Shutdown and its *Readiness to an fx application. It
 // takes a *zap.Logger (else a *slog.Logger) and a Config from the graph when
 // present.
+//
+// The stop's summary is logged at ERROR when a step failed or lost work.
+// Stopped by fx itself (app.Run, app.Stop), the application's stop returns
+// the steps' errors, a loss included, so fx logs them too and app.Run exits
+// 1. Under [Run], a stop that only lost work returns no error to fx: the
+// summary is its one ERROR line and Run exits with ExitLost.
 var Module = fx.Module("fxshutdown", fx.Provide(newFromGraph, (*Shutdown).Readiness))
 
 // Config is the optional configuration: fx.Supply one to change it.
@@ -69,7 +75,8 @@ type params struct {
 
 // newFromGraph builds the Module's Shutdown. Its own OnStop hook, appended
 // before any step's, runs after every step and logs the summary; it returns
-// the steps' errors joined, so app.Stop reports them by name.
+// the steps' errors joined, so app.Stop reports them by name (under Run,
+// none when they only report lost work: see summary).
 func newFromGraph(p params) *Shutdown {
 	cfg := p.Config
 	if cfg.Logger == nil && cfg.Slog == nil {

@@ -46,6 +46,7 @@ func run(opts []fx.Option, env runEnv) int {
 	if err := app.Err(); err != nil {
 		return ExitFailed // fx has logged why
 	}
+	sd.underRun.Store(true)
 	if !sd.checkPlan(app.StopTimeout()) {
 		return ExitFailed
 	}
@@ -143,7 +144,7 @@ func stopApp(app *fx.App, sd *Shutdown, code int) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), app.StopTimeout())
 	defer cancel()
-	if err := app.Stop(ctx); err != nil {
+	if err := app.Stop(ctx); err != nil || sd.anyFailed() {
 		code := sd.exitCode(err)
 		if code == ExitFailed {
 			sd.log.Error("stop finished with errors; see the summary above", zap.String("error", logx.Value(err)))
@@ -153,6 +154,17 @@ func stopApp(app *fx.App, sd *Shutdown, code int) int {
 		return code
 	}
 	return code
+}
+
+// anyFailed reports whether a step's outcome is an error: under Run,
+// app.Stop returns nil when the steps only lost work.
+func (s *Shutdown) anyFailed() bool {
+	for _, o := range s.Outcomes() {
+		if o.Err != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // exitCode is ExitLost when every error of the stop reports lost work (and

@@ -35,7 +35,10 @@ type Shutdown struct {
 	ready *Readiness
 
 	appStarted atomic.Bool // with fx: hooks appended from now on never run
-	stopMu     sync.Mutex  // one Stop at a time
+	// underRun: Run stops the app and reads the outcomes itself, so the
+	// summary hook returns no error for a stop that only lost work.
+	underRun atomic.Bool
+	stopMu   sync.Mutex // one Stop at a time
 
 	mu       sync.Mutex
 	steps    []*step   // in registration order
@@ -163,15 +166,19 @@ func (s *Shutdown) bound(ctx context.Context, i int) time.Duration {
 }
 
 // summary logs one line with every step's outcome, once, writes the
-// termination message outside the lock, and returns the steps' errors.
+// termination message outside the lock, and returns the steps' errors:
+// none under Run when every error only reports lost work, so fx does not
+// log the loss twice more ("OnStop hook failed", "stop failed").
 func (s *Shutdown) summary(ctx context.Context) error {
 	s.mu.Lock()
 	var errs []error
-	lost := 0
+	lost, failed := 0, false
 	for _, o := range s.done {
 		if o.Err != nil {
 			errs = append(errs, &namedError{o.Name, o.Err})
-			lost += lostBy(o.Err)
+			n := lostBy(o.Err)
+			lost += n
+			failed = failed || n == 0
 		}
 	}
 	first := !s.reported
@@ -191,6 +198,9 @@ func (s *Shutdown) summary(ctx context.Context) error {
 		log("shutdown finished", zap.Duration("total", total), zap.Int("failed", len(errs)),
 			zap.Int("lost", lost), zap.Array("steps", outcomes(done)))
 		s.writeTermination(ctx, terminationMessage(total, len(errs), lost, done))
+	}
+	if !failed && s.underRun.Load() {
+		return nil // the summary said it at ERROR; Run exits with ExitLost
 	}
 	return errors.Join(errs...)
 }

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 )
 
@@ -191,4 +192,26 @@ func TestModuleLogsToSlog(t *testing.T) {
 	app.RequireStop()
 	assert.Contains(t, buf.String(), `msg="shutdown step done" logger=shutdown step=cache`)
 	assert.Contains(t, buf.String(), `msg="shutdown finished"`)
+}
+
+// lostThree is a step error that reports three items lost.
+type lostThree struct{}
+
+func (lostThree) Error() string  { return "lost 3" }
+func (lostThree) LostTotal() int { return 3 }
+
+// Stopped by fx itself, a stop that only lost work still returns the loss,
+// so app.Run exits non-zero; the summary says it at ERROR.
+func TestPlainFxStopReturnsTheLoss(t *testing.T) {
+	app, logs := newApp(t, fx.Invoke(func(sd *fxshutdown.Shutdown) {
+		sd.Add(fxshutdown.Step{Name: "drain", Run: func(context.Context) error { return lostThree{} }})
+	}))
+	app.RequireStart()
+	err := app.Stop(context.Background())
+	require.Error(t, err)
+	assert.ErrorAs(t, err, new(lostThree))
+	summary := logs.FilterMessage("shutdown finished").All()
+	require.Len(t, summary, 1)
+	assert.Equal(t, zapcore.ErrorLevel, summary[0].Level)
+	assert.EqualValues(t, 3, summary[0].ContextMap()["lost"])
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
 	"go.uber.org/zap"
 )
 
@@ -31,7 +32,11 @@ func helperMain() int {
 	mode := os.Getenv(helperEnv)
 	slow := mode == "slow"
 	return fxshutdown.Run(
-		fx.NopLogger,
+		// fx's own warnings and errors, as the example logs them: a lossy
+		// stop must not make fx log the loss again.
+		fx.WithLogger(func(l *zap.Logger) fxevent.Logger {
+			return &fxevent.ZapLogger{Logger: l.Named("fx").WithOptions(zap.IncreaseLevel(zap.WarnLevel))}
+		}),
 		fx.Provide(func() *zap.Logger { return zap.NewExample() }), // JSON on stdout
 		fxshutdown.Module,
 		lossOptions(mode),

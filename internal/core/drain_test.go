@@ -53,6 +53,43 @@ func TestDrainBoundAndGraceOnAManualClock(t *testing.T) {
 	assert.Equal(t, Losses{{Label: "stuck", Running: 1}}, de.Lost)
 }
 
+// A task that fails because the drain cancelled it at the bound is logged
+// at WARN: the drain's report is the stop's ERROR. A failure before the
+// bound is still an ERROR.
+func TestFailureAfterTheBoundIsAWarning(t *testing.T) {
+	t.Parallel()
+	e, logs := newTestEngine(t, Config{DrainTimeout: 5 * time.Second, Grace: time.Second})
+	var clk clock.Manual
+	e.SetClock(&clk)
+	require.NoError(t, e.Go(context.Background(), "early", func(context.Context) error { return errors.New("db down") }, 0))
+	waitFor(t, func() bool { return e.Pending() == 0 })
+	started := make(chan struct{})
+	require.NoError(t, e.Go(context.Background(), "write", func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		return context.Cause(ctx)
+	}, 0))
+	<-started
+	res := make(chan error, 1)
+	go func() { res <- e.Drain(context.Background()) }()
+	clk.WaitForTimers(1) // the bound
+	clk.Advance(5 * time.Second)
+	var de *DrainError
+	require.ErrorAs(t, <-res, &de)
+	assert.Empty(t, de.Lost, "the cancelled task ended within the grace")
+	failed := logs.FilterMessage("async task failed").All()
+	require.Len(t, failed, 1)
+	assert.Equal(t, "early", failed[0].ContextMap()["label"])
+	warned := logs.FilterMessage("async task failed after the drain cancelled it").All()
+	require.Len(t, warned, 1)
+	assert.Equal(t, zap.WarnLevel, warned[0].Level)
+	assert.Equal(t, "write", warned[0].ContextMap()["label"])
+	assert.Contains(t, warned[0].ContextMap()["error"], "drain bound reached")
+	for _, l := range e.Stats().Labels {
+		assert.EqualValues(t, 1, l.Failed, "%s: still counted failed", l.Label)
+	}
+}
+
 // With a deadline on the drain's context, the grace fits inside it: the
 // drain cancels early enough to end by the deadline.
 func TestDrainGraceFitsInsideTheDeadline(t *testing.T) {

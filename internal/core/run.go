@@ -107,7 +107,9 @@ func (r *taskRun) count(t *task, log *zap.Logger) {
 	}
 }
 
-// outcome counts and logs a task that returned.
+// outcome counts and logs a task that returned. A failure after the drain
+// cancelled the tasks' contexts at its bound is logged at WARN: the stop's
+// report says what it cost, at ERROR, once.
 func outcome(t *task, err error, log *zap.Logger) {
 	if err == nil {
 		t.stats.succeeded.Add(1)
@@ -119,6 +121,10 @@ func outcome(t *task, err error, log *zap.Logger) {
 		fields := []zap.Field{zap.String("label", t.label), attemptsField(t), zap.String("error", msg)}
 		if verbose != "" {
 			fields = append(fields, zap.String("errorVerbose", verbose))
+		}
+		if t.stats.scope.stop.Err() != nil {
+			log.Warn("async task failed after the drain cancelled it", fields...)
+			return
 		}
 		log.Error("async task failed", fields...)
 	})
