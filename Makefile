@@ -39,7 +39,7 @@ bench-smoke:
 # The public API of each module, one name per line (internal/apilist): the
 # api.txt files are committed, so every API change is a diff in review.
 # make api writes them; make api-check (CI) fails when one is stale.
-API_MODULES := .:fxasync,fxshutdown,fxasync/keepertest fxasync/fxasyncriver:. fxasync/fxasyncprom:. fxasync/fxasyncotel:.
+API_MODULES := .:fxasync,fxshutdown,fxasync/keepertest,fxasync/fxasynctest fxasync/fxasyncriver:. fxasync/fxasyncprom:. fxasync/fxasyncotel:.
 APILIST := $(CURDIR)/internal/apilist/main.go
 
 api:

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fxtools/background/internal/clock"
 	"github.com/fxtools/background/internal/core"
 	"github.com/fxtools/background/internal/logx"
 )
@@ -118,8 +119,8 @@ type Batcher[T any] struct {
 	label string
 	write func(context.Context, []T) error
 	cfg   BatcherConfig
-	timer *time.Timer
-	sized bool // T is a Sizer: memory is bounded too
+	clock clock.Clock // the scheduler's: the delay's and the backoff's timers
+	sized bool        // T is a Sizer: memory is bounded too
 
 	mu       sync.Mutex
 	buf      []T           // accepted, not yet handed to a write
@@ -131,10 +132,12 @@ type Batcher[T any] struct {
 	rate     float64       // items per second of recent writes; 0 before the first
 	freed    chan struct{} // closed and replaced when room frees
 	timerSet bool
-	inWrite  []T  // the batch being written
-	keep     bool // Config.Keep with a Keeper: the keep takes what the stop leaves
-	kept     []T  // batches whose write failed since the drain began, when keep
-	taken    bool // the keep has taken the unwritten items
+	stop     func() bool // stops the armed timer; nil when none
+	timerGen uint64      // which arming a timer's call belongs to
+	inWrite  []T         // the batch being written
+	keep     bool        // Config.Keep with a Keeper: the keep takes what the stop leaves
+	kept     []T         // batches whose write failed since the drain began, when keep
+	taken    bool        // the keep has taken the unwritten items
 	policy   core.RetryPolicy
 	failing  failRun // the run of failed writes, if any
 	backoff  bool    // the timer is armed for the next attempt, not for MaxDelay
@@ -165,8 +168,7 @@ func NewBatcher[T any](s *Scheduler, label string, write func(ctx context.Contex
 	}
 	e := s.engine()
 	b.e, b.cfg, b.policy = e, cfg.withDefaults(e.Config().DrainTimeout), cfg.Retry.batchPolicy()
-	b.timer = time.AfterFunc(time.Hour, b.delayPassed)
-	b.timer.Stop()
+	b.clock = e.Clock()
 	e.OnDrain(b.drainBegan)
 	b.keep = cfg.Keep && s.keeper != nil
 	e.CountLoss(b.label, b.lostInStop, false)
@@ -209,11 +211,20 @@ func (b *Batcher[T]) Add(ctx context.Context, item T) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return b.add(ctx, item, true)
+	return b.inline(b.add(ctx, item, true))
 }
 
 // TryAdd is Add that never waits.
-func (b *Batcher[T]) TryAdd(item T) error { return b.add(context.Background(), item, false) }
+func (b *Batcher[T]) TryAdd(item T) error { return b.inline(b.add(context.Background(), item, false)) }
+
+// inline, under fxasynctest.Inline, writes what was just added before Add
+// returns.
+func (b *Batcher[T]) inline(err error) error {
+	if err == nil && b.e.Inline() {
+		b.flushWait()
+	}
+	return err
+}
 
 func (b *Batcher[T]) add(ctx context.Context, item T, wait bool) error {
 	size, err := b.size(item)
@@ -237,6 +248,32 @@ func (b *Batcher[T]) add(ctx context.Context, item T, wait bool) error {
 	b.n.added.Add(1)
 	b.scheduleLocked()
 	return nil
+}
+
+// flush: see batcherOf.
+func (b *Batcher[T]) flush(backoffIdle bool) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.writing == 0 && len(b.buf) > 0 && !b.backoff && b.hold != nil {
+		b.stopTimerLocked()
+		b.timerSet = false
+		b.writeLocked()
+	}
+	return b.writing == 0 && (len(b.buf) == 0 || backoffIdle && b.backoff)
+}
+
+// flushWait, under fxasynctest.Inline, writes what is held and waits
+// until no write is in progress: Add returns once its item is written, or
+// failed, or waits for a retry's backoff.
+func (b *Batcher[T]) flushWait() {
+	for !b.flush(true) {
+		b.mu.Lock()
+		freed, writing := b.freed, b.writing > 0
+		b.mu.Unlock()
+		if writing {
+			<-freed
+		}
+	}
 }
 
 // size is item's size when it is a Sizer (else 0), or why it is refused.
@@ -317,7 +354,7 @@ func (b *Batcher[T]) failingLimit(limit int) int {
 	if b.failing.attempts == 0 || b.policy.MaxElapsed == core.Unbounded {
 		return limit
 	}
-	left := 1 - time.Since(b.failing.since).Seconds()/b.policy.MaxElapsed.Seconds()
+	left := 1 - b.clock.Now().Sub(b.failing.since).Seconds()/b.policy.MaxElapsed.Seconds()
 	return int(float64(limit) * min(max(left, 0), 1))
 }
 
@@ -341,15 +378,35 @@ func (b *Batcher[T]) scheduleLocked() {
 	case len(b.buf) >= b.cfg.MaxBatch || b.closed:
 		b.writeLocked()
 	case !b.timerSet:
-		b.timerSet = true
-		b.timer.Reset(b.cfg.MaxDelay)
+		b.armLocked(b.cfg.MaxDelay)
 	}
 }
 
-func (b *Batcher[T]) delayPassed() {
+// armLocked arms the timer for d from now, in place of any armed before.
+func (b *Batcher[T]) armLocked(d time.Duration) {
+	b.stopTimerLocked()
+	b.timerSet = true
+	gen := b.timerGen
+	b.stop = b.clock.AfterFunc(d, func() { b.delayPassed(gen) })
+}
+
+// stopTimerLocked stops the armed timer; a call of it already under way
+// finds its arming superseded and does nothing.
+func (b *Batcher[T]) stopTimerLocked() {
+	if b.stop != nil {
+		b.stop()
+		b.stop = nil
+	}
+	b.timerGen++
+}
+
+func (b *Batcher[T]) delayPassed(gen uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.timerSet, b.backoff = false, false
+	if gen != b.timerGen {
+		return // stopped or re-armed since
+	}
+	b.stop, b.timerSet, b.backoff = nil, false, false
 	if b.writing == 0 && len(b.buf) > 0 {
 		b.writeLocked()
 	}
@@ -429,7 +486,7 @@ func (b *Batcher[T]) drainBegan() {
 	defer b.mu.Unlock()
 	b.closed, b.backoff, b.timerSet = true, false, false
 	b.n.failedAtDrain.Store(b.n.failed.Load())
-	b.timer.Stop()
+	b.stopTimerLocked()
 	close(b.freed) // waiters learn they are refused
 	b.freed = make(chan struct{})
 	b.scheduleLocked()

@@ -90,19 +90,19 @@ func (b *Batcher[T]) retryLocked() bool {
 		return false
 	}
 	if b.failing.attempts == 0 {
-		b.failing.since = time.Now()
+		b.failing.since = b.clock.Now()
 	}
 	b.failing.attempts++
 	n, p := b.failing.attempts, b.policy
 	wait := p.Backoff(n)
 	if p.MaxAttempts != core.Unbounded && n >= p.MaxAttempts ||
-		p.MaxElapsed != core.Unbounded && time.Since(b.failing.since)+wait > p.MaxElapsed ||
+		p.MaxElapsed != core.Unbounded && b.clock.Now().Sub(b.failing.since)+wait > p.MaxElapsed ||
 		b.e.PastDrainBound(wait) {
 		return false
 	}
 	b.n.retries.Add(1)
-	b.backoff, b.timerSet = true, true
-	b.timer.Reset(wait)
+	b.armLocked(wait)
+	b.backoff = true
 	return true
 }
 

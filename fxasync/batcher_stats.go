@@ -54,9 +54,17 @@ func (b *Batcher[T]) Stats() BatcherStats {
 	return s
 }
 
-type statser interface{ Stats() BatcherStats }
+// batcherOf is what the scheduler keeps of each batcher: its figures and,
+// for fxasynctest, a way to write what it holds now.
+type batcherOf interface {
+	Stats() BatcherStats
+	// flush starts a write of what is held, not waiting for MaxDelay, and
+	// reports whether the batcher is quiet: no write in progress and
+	// nothing held, or (with backoffIdle) waiting for a retry's backoff.
+	flush(backoffIdle bool) (quiet bool)
+}
 
-func (s *Scheduler) addBatcher(b statser) {
+func (s *Scheduler) addBatcher(b batcherOf) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.batchers = append(s.batchers, b)
@@ -67,12 +75,16 @@ func (s *Scheduler) Batchers() []BatcherStats {
 	if s == nil {
 		return nil
 	}
-	s.mu.Lock()
-	bs := append([]statser(nil), s.batchers...)
-	s.mu.Unlock()
+	bs := s.batcherList()
 	out := make([]BatcherStats, len(bs))
 	for i, b := range bs {
 		out[i] = b.Stats()
 	}
 	return out
+}
+
+func (s *Scheduler) batcherList() []batcherOf {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]batcherOf(nil), s.batchers...)
 }

@@ -50,7 +50,10 @@ type params struct {
 }
 
 // newFromGraph builds the Module's Scheduler and registers its drain.
-func newFromGraph(p params) *Scheduler {
+func newFromGraph(p params) *Scheduler { return fromGraph(p, New) }
+
+// fromGraph is newFromGraph with build in place of New (fxasynctest's).
+func fromGraph(p params, build func(Config) *Scheduler) *Scheduler {
 	cfg := p.Config
 	if cfg.Logger == nil && cfg.Slog == nil {
 		cfg.Logger, cfg.Slog = p.Logger, p.Slog
@@ -58,7 +61,7 @@ func newFromGraph(p params) *Scheduler {
 	if cfg.Keeper == nil {
 		cfg.Keeper = p.Keeper
 	}
-	s := New(cfg)
+	s := build(cfg)
 	ec := s.engine().Config()
 	bound := ec.DrainTimeout + ec.Grace
 	if s.keeper != nil {

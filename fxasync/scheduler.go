@@ -58,7 +58,7 @@ type Scheduler struct {
 	drainErr  error
 
 	mu        sync.Mutex
-	batchers  []statser
+	batchers  []batcherOf
 	keepables []keepable
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fxtools/background/fxasync"
+	"github.com/fxtools/background/fxasync/fxasynctest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
@@ -29,14 +30,29 @@ type testService struct {
 	app   *fxtest.App
 }
 
+// newTestService is the service on fxasynctest's scheduler: a task that
+// fails, panics or is refused fails the test, and Wait waits for the
+// background work without stopping it.
 func newTestService(t *testing.T, flags ...string) *testService {
+	t.Helper()
+	return newServiceWith(t, nil, flags...)
+}
+
+// newOverloadedService is newTestService for a test whose refusals are
+// meant (503s): they do not fail it.
+func newOverloadedService(t *testing.T, flags ...string) *testService {
+	t.Helper()
+	return newServiceWith(t, []fxasynctest.Option{fxasynctest.AllowFailures()}, flags...)
+}
+
+func newServiceWith(t *testing.T, kit []fxasynctest.Option, flags ...string) *testService {
 	t.Helper()
 	cfg, err := parseFlags(append([]string{"-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "test.db")}, flags...))
 	require.NoError(t, err)
 	obs, logs := observer.New(zap.InfoLevel)
 	s := &testService{logs: logs}
 	var h *Handlers
-	opts := append(options(cfg), fx.Decorate(func(*zap.Logger) *zap.Logger { return zap.New(obs) }),
+	opts := append(optionsWith(cfg, fxasynctest.Module(t, kit...)), fx.Decorate(func(*zap.Logger) *zap.Logger { return zap.New(obs) }),
 		fx.Populate(&h, &s.sched, &s.db, &s.w))
 	s.app = fxtest.New(t, opts...)
 	s.app.RequireStart()
@@ -52,10 +68,10 @@ func (s *testService) do(t *testing.T, method, path, body string) *httptest.Resp
 	return rec
 }
 
-// drain waits for the background work, then counts rows.
+// rows waits for the background work, then counts rows.
 func (s *testService) rows(t *testing.T, table string) int {
 	t.Helper()
-	require.NoError(t, s.sched.Drain(context.Background()))
+	fxasynctest.Wait(t, s.sched)
 	n, err := s.db.Count(context.Background(), table)
 	require.NoError(t, err)
 	return n
@@ -72,7 +88,7 @@ func TestChatAnswersAndLogsUsageInBackground(t *testing.T) {
 	assert.Equal(t, chatUsage{PromptTokens: 3, CompletionTokens: 8, TotalTokens: 11}, resp.Usage)
 	assert.Equal(t, `You said 3 word(s); the first was "hello".`, resp.Choices[0].Message.Content)
 
-	require.Eventually(t, func() bool { return s.sched.Pending() == 0 }, 10*time.Second, time.Millisecond)
+	fxasynctest.Wait(t, s.sched)                                 // the cache is set
 	rec = s.do(t, http.MethodPost, "/v1/chat/completions", body) // a cache hit: no cache-set
 	require.Equal(t, http.StatusOK, rec.Code)
 	assert.Equal(t, 2, s.rows(t, "model_usage"))
@@ -88,7 +104,7 @@ func TestChatAnswersAndLogsUsageInBackground(t *testing.T) {
 // When the usage batcher has no room, a chat request is answered 503 with
 // Retry-After, and every request answered 200 has its row.
 func TestChatOverloadedAnswers503(t *testing.T) {
-	s := newTestService(t, "-max-pending-rows", "2", "-batch-size", "1", "-log-delay", "200ms", "-max-wait", "1ms")
+	s := newOverloadedService(t, "-max-pending-rows", "2", "-batch-size", "1", "-log-delay", "200ms", "-max-wait", "1ms")
 	codes := map[int]int{}
 	for i := 0; i < 6; i++ {
 		body := fmt.Sprintf(`{"model":"m1","messages":[{"role":"user","content":"overload %d"}]}`, i)
@@ -110,7 +126,7 @@ func TestChatOverloadedAnswers503(t *testing.T) {
 // A stream larger than the events' room is answered 503, and "accepted"
 // counts exactly the events that are stored.
 func TestStreamFullAnswersAccepted(t *testing.T) {
-	s := newTestService(t, "-max-pending-rows", "5", "-log-delay", "100ms", "-max-wait", "1ms")
+	s := newOverloadedService(t, "-max-pending-rows", "5", "-log-delay", "100ms", "-max-wait", "1ms")
 	var body strings.Builder
 	for i := 0; i < 12; i++ {
 		fmt.Fprintf(&body, "{\"type\":\"span_start\",\"i\":%d}\n", i)

@@ -38,7 +38,11 @@ func main() {
 // HTTP server stops taking requests and waits for in-flight ones, then the
 // background tasks drain, then the cache, the runtime pool and the database
 // close.
-func options(cfg Config) []fx.Option {
+func options(cfg Config) []fx.Option { return optionsWith(cfg, fxasync.Module) }
+
+// optionsWith is options with scheduler in place of fxasync.Module (the
+// handler tests give fxasynctest.Module).
+func optionsWith(cfg Config, scheduler fx.Option) []fx.Option {
 	return []fx.Option{
 		// Every step at its bound: 5 + 5.3 + 5 + 1 + 1 + 1 = 18.3 s; fx's
 		// default 15 s would skip the last steps (the plan says so at start
@@ -50,7 +54,7 @@ func options(cfg Config) []fx.Option {
 			return &fxevent.ZapLogger{Logger: l.Named("fx").WithOptions(zap.IncreaseLevel(zap.WarnLevel))}
 		}),
 		fxshutdown.Module,
-		fxasync.Module,
+		scheduler,
 		fxasyncprom.Module, // the scheduler's figures on /metrics
 		fx.Provide(newMetrics),
 		// The database, the pool and the cache are built before the scheduler,

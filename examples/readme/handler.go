@@ -44,6 +44,13 @@ func OpenDB(lc fx.Lifecycle) *DB {
 	return db
 }
 
+// Rows returns the rows written so far.
+func (db *DB) Rows() []Usage {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return append([]Usage(nil), db.rows...)
+}
+
 // InsertUsage writes one row.
 func (db *DB) InsertUsage(_ context.Context, u Usage) error {
 	db.mu.Lock()

@@ -1,5 +1,7 @@
-// Package clock is the timer source of the drain's bound and grace, injected
-// so that tests move time on by hand instead of sleeping (as fx's fxclock).
+// Package clock is the time source of everything time-based in the library
+// (the drain's bound and grace, retry backoff, a batcher's delay, task ages),
+// injected so that tests move time on by hand instead of sleeping (as fx's
+// fxclock).
 package clock
 
 import (
@@ -7,8 +9,10 @@ import (
 	"time"
 )
 
-// A Clock schedules functions.
+// A Clock tells the time and schedules functions.
 type Clock interface {
+	// Now is the current time; only differences between readings count.
+	Now() time.Time
 	// AfterFunc calls f on its own goroutine once d has passed. stop
 	// cancels the call if it has not started and reports whether it did.
 	AfterFunc(d time.Duration, f func()) (stop func() bool)
@@ -19,10 +23,11 @@ var Real Clock = real{}
 
 type real struct{}
 
+func (real) Now() time.Time                                  { return time.Now() }
 func (real) AfterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 
 // Manual is a clock that moves only when Advance is called. Its zero value is
-// at time zero with no timers.
+// at its epoch (the Unix epoch) with no timers.
 type Manual struct {
 	mu      sync.Mutex
 	now     time.Duration
@@ -33,6 +38,13 @@ type Manual struct {
 type manualTimer struct {
 	at time.Duration
 	f  func()
+}
+
+// Now is the epoch plus every Advance so far.
+func (m *Manual) Now() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return time.Unix(0, 0).Add(m.now)
 }
 
 // AfterFunc schedules f at now + d.
@@ -101,4 +113,47 @@ func (m *Manual) WaitForTimers(n int) {
 		m.mu.Unlock()
 		<-ch
 	}
+}
+
+// StepTo moves the clock to its earliest timer due by target, runs every
+// timer due then on the caller's goroutine, in the order they were set, and
+// reports true; with none due by target it moves the clock to target (if
+// later) and reports false. Calling it until it reports false runs each
+// timer at its own time, and the timers those set, in time order.
+func (m *Manual) StepTo(target time.Duration) bool {
+	m.mu.Lock()
+	at, found := target, false
+	for _, t := range m.timers {
+		if t.at <= at {
+			at, found = t.at, true
+		}
+	}
+	if !found {
+		m.now = max(m.now, target)
+		m.mu.Unlock()
+		return false
+	}
+	m.now = max(m.now, at)
+	var due []*manualTimer
+	kept := m.timers[:0]
+	for _, t := range m.timers {
+		if t.at <= m.now {
+			due = append(due, t)
+		} else {
+			kept = append(kept, t)
+		}
+	}
+	m.timers = kept
+	m.mu.Unlock()
+	for _, t := range due {
+		t.f()
+	}
+	return true
+}
+
+// Elapsed is the time Advance and StepTo have moved the clock on.
+func (m *Manual) Elapsed() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.now
 }

@@ -38,11 +38,13 @@ type Engine struct {
 	gaveUp      atomic.Pointer[DrainStats] // set when Drain gave up
 	leftAtBound map[string]LabelLoss       // unfinished when it gave up; written before gaveUp
 
-	clock clock.Clock
-	log   *zap.Logger
-	cfg   Config
-	epoch time.Time
-	run   runOptions
+	clock  clock.Clock
+	manual bool // clock is not the wall clock: now reads it
+	inline bool // submissions run on the caller (SetInline)
+	log    *zap.Logger
+	cfg    Config
+	epoch  time.Time
+	run    runOptions
 }
 
 // New returns a running Engine.
@@ -66,11 +68,24 @@ func New(cfg Config) *Engine {
 	return e
 }
 
-// SetClock replaces the clock of the drain's bound and grace. For tests;
-// call it before Drain.
-func (e *Engine) SetClock(c clock.Clock) { e.clock = c }
+// SetClock replaces the wall clock: the drain's bound and grace, retry
+// backoff and the task ages read it. For tests; call it before the first
+// submission.
+func (e *Engine) SetClock(c clock.Clock) {
+	e.clock, e.manual, e.epoch = c, c != clock.Real, c.Now()
+}
 
-func (e *Engine) now() int64 { return int64(time.Since(e.epoch)) }
+// Clock is the engine's clock: a batcher's timers and times use it too.
+func (e *Engine) Clock() clock.Clock { return e.clock }
+
+// now is the clock's reading: nanoseconds since the engine's epoch. The
+// wall clock's is read without the interface, on every submission.
+func (e *Engine) now() int64 {
+	if e.manual {
+		return int64(e.clock.Now().Sub(e.epoch))
+	}
+	return int64(time.Since(e.epoch))
+}
 
 // Config returns the engine's configuration, defaults filled in.
 func (e *Engine) Config() Config { return e.cfg }
@@ -121,16 +136,34 @@ func (e *Engine) submitExt(ctx context.Context, label string, fn Func, pc uintpt
 		}
 		return err
 	}
+	if e.inline {
+		e.execute(e.newTask(ctx, label, c, fn, pc, x)) // recovered, counted and logged as on a worker
+		return nil
+	}
 	e.push(ctx, label, c, fn, pc, x)
 	return nil
 }
 
 // push queues a task that has passed the gate.
 func (e *Engine) push(ctx context.Context, label string, c *Counters, fn Func, pc uintptr, x *taskExt) {
+	e.pool.push(e.newTask(ctx, label, c, fn, pc, x))
+}
+
+// newTask is a task that has passed the gate, started now.
+func (e *Engine) newTask(ctx context.Context, label string, c *Counters, fn Func, pc uintptr, x *taskExt) *task {
 	t := &task{parent: ctx, fn: fn, label: label, stats: c, pc: pc, ext: x}
 	t.start.Store(e.now())
-	e.pool.push(t)
+	return t
 }
+
+// SetInline makes every submission from outside run its task on the
+// caller's goroutine before it returns (a hold's, a batcher's write, and a
+// retry still run on a worker). For tests; call it before the first
+// submission.
+func (e *Engine) SetInline() { e.inline = true }
+
+// Inline reports whether SetInline was called.
+func (e *Engine) Inline() bool { return e.inline }
 
 // admit takes the label's slot and a global one, then passes the gate.
 func (e *Engine) admit(ctx context.Context, c *Counters, fn Func, wait bool) error {

@@ -7,7 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/fxtools/background/internal/clock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -167,4 +169,29 @@ func waitFor(t *testing.T, cond func() bool) {
 	for !cond() {
 		runtime.Gosched()
 	}
+}
+
+// Inline: a submission runs its task on the caller before it returns,
+// counted as on a worker; a failure's retry waits on the clock and runs on
+// a worker.
+func TestInlineRunsOnTheCaller(t *testing.T) {
+	t.Parallel()
+	e, logs := newTestEngine(t, Config{Retry: RetryPolicy{MaxAttempts: 2, MinBackoff: time.Hour, MaxBackoff: time.Hour, MaxElapsed: Unbounded, Budget: -1}})
+	var clk clock.Manual
+	e.SetClock(&clk)
+	e.SetInline()
+	ran := false
+	require.NoError(t, e.Go(context.Background(), "a", func(context.Context) error { ran = true; return nil }, 0))
+	assert.True(t, ran, "ran before Go returned")
+	require.NoError(t, e.Go(context.Background(), "b", func(context.Context) error { panic("boom") }, 0))
+	assert.Equal(t, 1, logs.FilterMessage("async task panicked").Len(), "recovered and logged before Go returned")
+	attempts := make(chan struct{}, 2)
+	require.NoError(t, e.Go(context.Background(), "c", func(context.Context) error { attempts <- struct{}{}; return errors.New("down") }, 0))
+	<-attempts
+	assert.Equal(t, 1, e.Retrying(), "waits for its retry")
+	for clk.StepTo(time.Hour) {
+	}
+	<-attempts
+	waitFor(t, func() bool { return e.Pending() == 0 })
+	assert.Equal(t, 1, logs.FilterMessage("async task failed").Len(), "the retry failed too, on a worker")
 }
