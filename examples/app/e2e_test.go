@@ -231,6 +231,8 @@ func TestE2EDrainTimeoutShorterThanWrites(t *testing.T) {
 	assert.Contains(t, summary, fmt.Sprintf(`"lost":%d`, missing))
 	assert.Contains(t, summary, fmt.Sprintf(`async-tasks: lost %d (fxasync: lost %d: [stream-events: %d item(s), usage-rows: kept 20]) (handed off 20 task(s) to River)`,
 		missing, missing, missing))
+	assert.Equal(t, 1, strings.Count(log, `"level":"error"`), "the loss is logged once at ERROR, the summary:\n%s", log)
+	assert.Contains(t, lineWith(log, `"level":"error"`), `"msg":"shutdown finished"`)
 }
 
 // stream sends one trace stream of n events and returns how many were
