@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/fxtools/background/benchmarks/internal/figures"
 )
 
 var line = regexp.MustCompile(`^(Benchmark\S*)/(?:impl|mode)=([^-\s]+(?:-[a-z]+)*)(-\d+)?\s+\d+\s+(.*)$`)
@@ -78,14 +80,4 @@ func print(k key, byImpl map[string][]float64) {
 	}
 }
 
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
+func median(v []float64) float64 { return figures.Median(v) }
