@@ -64,10 +64,23 @@ type batcherOf interface {
 	flush(backoffIdle bool) (quiet bool)
 }
 
+// flusher is what fxasynctest.Wait writes now: a batcher's buffer, a
+// Coalescer's delayed values.
+type flusher interface {
+	flush(backoffIdle bool) (quiet bool)
+}
+
+func (s *Scheduler) addFlusher(f flusher) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.flushers = append(s.flushers, f)
+}
+
 func (s *Scheduler) addBatcher(b batcherOf) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.batchers = append(s.batchers, b)
+	s.flushers = append(s.flushers, b)
 }
 
 // Batchers returns the figures of every Batcher made with this scheduler.
@@ -81,6 +94,12 @@ func (s *Scheduler) Batchers() []BatcherStats {
 		out[i] = b.Stats()
 	}
 	return out
+}
+
+func (s *Scheduler) flusherList() []flusher {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]flusher(nil), s.flushers...)
 }
 
 func (s *Scheduler) batcherList() []batcherOf {

@@ -65,6 +65,7 @@ type debugLabel struct {
 	Failed    int64       `json:"failed"`
 	Panicked  int64       `json:"panicked"`
 	HandedOff int64       `json:"handed_off"`
+	Coalesced int64       `json:"coalesced"`
 	Retries   int64       `json:"retries"`
 	GaveUp    int64       `json:"gave_up"`
 	Rejected  int64       `json:"rejected"`
@@ -107,7 +108,7 @@ func debugSnapshot(s *Scheduler) debugView {
 	byLabel := map[string]*debugLabel{}
 	for _, l := range st.Labels {
 		byLabel[l.Label] = &debugLabel{Label: l.Label, Submitted: l.Submitted, Succeeded: l.Succeeded, Failed: l.Failed,
-			Panicked: l.Panicked, HandedOff: l.HandedOff, Retries: l.Retries, GaveUp: l.GaveUp, Rejected: l.Rejected,
+			Panicked: l.Panicked, HandedOff: l.HandedOff, Coalesced: l.Coalesced, Retries: l.Retries, GaveUp: l.GaveUp, Rejected: l.Rejected,
 			Pending: l.Pending, Waiting: l.Waiting}
 	}
 	for _, t := range running { // oldest first

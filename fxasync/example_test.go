@@ -299,3 +299,50 @@ func ExampleDebugHandler() {
 	fmt.Println(d.Draining, d.Labels[0].Label, d.Labels[0].Succeeded)
 	// Output: true usage-rows 1
 }
+
+// A Coalescer writes each key's newest value: while one write of a key
+// runs, later values replace each other, and the last one is written next.
+func ExampleNewCoalescer() {
+	sched := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
+	first := make(chan struct{})
+	release := make(chan struct{})
+	cache := map[string]string{}
+	set := fxasync.NewCoalescer(sched, "cache-set", func(_ context.Context, key, value string) error {
+		if value == "v1" {
+			close(first)
+			<-release // a slow write: the values after it wait
+		}
+		cache[key] = value
+		fmt.Println("wrote", key, value)
+		return nil
+	}, fxasync.CoalescerConfig{})
+	_ = set.Set(context.Background(), "greeting", "v1")
+	<-first
+	for _, v := range []string{"v2", "v3", "v4"} {
+		_ = set.Set(context.Background(), "greeting", v) // v2 and v3 are replaced
+	}
+	close(release)
+	_ = sched.Drain(context.Background())
+	st := sched.Stats().Total
+	fmt.Println("cache:", cache["greeting"], "submitted:", st.Submitted, "written:", st.Succeeded, "coalesced:", st.Coalesced)
+	// Output:
+	// wrote greeting v1
+	// wrote greeting v4
+	// cache: v4 submitted: 4 written: 2 coalesced: 2
+}
+
+// GoKeyed runs one key's tasks one at a time, in order; other keys run
+// beside them.
+func ExampleScheduler_GoKeyed() {
+	sched := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
+	var log []string
+	for _, step := range []string{"create", "update", "delete"} {
+		sched.GoKeyed(context.Background(), "account-sync", "account-42", func(context.Context) error {
+			log = append(log, step) // one at a time: no lock needed for one key
+			return nil
+		})
+	}
+	_ = sched.Drain(context.Background())
+	fmt.Println(strings.Join(log, " → "))
+	// Output: create → update → delete
+}

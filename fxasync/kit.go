@@ -23,7 +23,7 @@ func (v kitView) Engine() *core.Engine { return v.s.engine() }
 
 func (v kitView) Flush(backoffIdle bool) bool {
 	quiet := true
-	for _, b := range v.s.batcherList() {
+	for _, b := range v.s.flusherList() {
 		quiet = b.flush(backoffIdle) && quiet
 	}
 	return quiet

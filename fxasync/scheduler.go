@@ -59,7 +59,10 @@ type Scheduler struct {
 
 	mu        sync.Mutex
 	batchers  []batcherOf
+	flushers  []flusher // the batchers and the Coalescers
 	keepables []keepable
+
+	keyed keyed // GoKeyed's keys
 }
 
 // New returns a Scheduler configured by cfg.

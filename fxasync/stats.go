@@ -17,7 +17,7 @@ type Stats struct {
 
 // LabelStats are the figures of one label, or of all labels together.
 // Once no task is pending, Submitted = Rejected + Succeeded + Failed +
-// Panicked + HandedOff.
+// Panicked + HandedOff + Coalesced.
 type LabelStats struct {
 	Label     string // empty in Stats.Total
 	Submitted int64  // calls to Go and TryGo whose admission is decided, rejected ones included
@@ -27,6 +27,7 @@ type LabelStats struct {
 	Failed    int64  // returned an error, or called runtime.Goexit
 	Panicked  int64
 	HandedOff int64 // cut off by the drain's bound, their work kept elsewhere (ErrHandedOff)
+	Coalesced int64 // a Coalescer's values replaced by a newer one of their key before being written
 	Pending   int64 // admitted and not finished, those waiting for a retry included
 	// Retries counts attempts after the first (see Retry): a label's
 	// attempts are Submitted - Rejected - the never started + Retries.
@@ -68,6 +69,6 @@ func (s *Scheduler) Stats() Stats {
 
 func labelStats(l core.LabelStats) LabelStats {
 	return LabelStats{Label: l.Label, Submitted: l.Submitted, Waiting: l.Waiting, Rejected: l.Rejected,
-		Succeeded: l.Succeeded, Failed: l.Failed, Panicked: l.Panicked, HandedOff: l.HandedOff, Pending: l.Pending,
+		Succeeded: l.Succeeded, Failed: l.Failed, Panicked: l.Panicked, HandedOff: l.HandedOff, Coalesced: l.Coalesced, Pending: l.Pending,
 		Retries: l.Retries, GaveUp: l.GaveUp, OverBudget: l.OverBudget, Durations: Durations(l.Durations)}
 }

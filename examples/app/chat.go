@@ -91,7 +91,7 @@ func (h *Handlers) chat(w http.ResponseWriter, r *http.Request) {
 	id := fmt.Sprintf("chatcmpl-%s-%d", h.boot, h.seq.Add(1))
 	usage := Usage{RequestID: id, Model: req.Model, PromptTokens: tokens(prompt), CompletionTokens: tokens(answer)}
 	if !hit { // best effort: a refused cache write is counted, not an error
-		_ = h.sched.TryGo(r.Context(), "cache-set", func(context.Context) error { return h.cache.Set(prompt, answer) })
+		_ = h.cacheSet.TrySet(prompt, answer)
 	}
 	usage.Latency = time.Since(start)
 	if err := h.logUsage(r.Context(), usage); err != nil {

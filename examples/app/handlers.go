@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
@@ -26,12 +27,15 @@ type Handlers struct {
 	w     *Writers
 	db    *DB
 	cache *Cache
-	ready *fxshutdown.Readiness
-	prom  prometheus.Gatherer
-	cfg   Config
-	log   *zap.Logger
-	boot  string       // this process's part of request ids: unique across restarts and replicas
-	seq   atomic.Int64 // request ids
+	// cacheSet writes answers to the cache, the newest per prompt: a hot
+	// prompt answered 1,000 times while a write runs costs one more write.
+	cacheSet *fxasync.Coalescer[string, string]
+	ready    *fxshutdown.Readiness
+	prom     prometheus.Gatherer
+	cfg      Config
+	log      *zap.Logger
+	boot     string       // this process's part of request ids: unique across restarts and replicas
+	seq      atomic.Int64 // request ids
 	// tracer, with -trace-stdout, starts a span per request (see traced).
 	tracer trace.Tracer
 	bodies *bodyBudget // large request bodies being read
@@ -41,7 +45,10 @@ type Handlers struct {
 func NewHandlers(s *fxasync.Scheduler, w *Writers, db *DB, c *Cache, r *fxshutdown.Readiness, g prometheus.Gatherer,
 	cfg Config, log *zap.Logger) *Handlers {
 	boot := strconv.FormatInt(time.Now().UnixNano(), 36) + strconv.FormatUint(uint64(rand.Uint32()), 36)
-	return &Handlers{sched: s, w: w, db: db, cache: c, ready: r, prom: g, cfg: cfg, log: log, boot: boot,
+	cacheSet := fxasync.NewCoalescer(s, "cache-set", func(_ context.Context, prompt, answer string) error {
+		return c.Set(prompt, answer)
+	}, fxasync.CoalescerConfig{})
+	return &Handlers{sched: s, w: w, db: db, cache: c, cacheSet: cacheSet, ready: r, prom: g, cfg: cfg, log: log, boot: boot,
 		bodies: &bodyBudget{max: cfg.MaxBodyBytes}}
 }
 

@@ -56,8 +56,10 @@ func TestTraceRequestAndTask(t *testing.T) {
 		assert.True(t, ok, "%s on the server span", key)
 		assert.Equal(t, want, got, key)
 	}
-	require.Len(t, cache.Links(), 1)
-	assert.Equal(t, req.SpanContext().SpanID(), cache.Links()[0].SpanContext.SpanID())
+	// The cache write is a Coalescer's (TrySet): it may carry many requests'
+	// newest value, so it is a root of its own, not one request's child.
+	assert.Empty(t, cache.Links())
+	assert.False(t, cache.Parent().IsValid())
 	assert.Contains(t, spans, "unmatched route")
 	oddAttrs := attribute.NewSet(spans["unmatched route"].Attributes()...)
 	odd, _ := oddAttrs.Value(semconv.HTTPRequestMethodKey)

@@ -34,6 +34,7 @@ type Usage struct{ Path string }
 type DB struct {
 	mu     sync.Mutex
 	rows   []Usage
+	status map[string]string // NewPresence's
 	closed bool
 }
 

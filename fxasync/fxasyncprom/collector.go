@@ -8,7 +8,7 @@
 // Metrics:
 //
 //	fxasync_tasks_pending{label}                 gauge, admitted and not finished
-//	fxasync_tasks_total{label,outcome}           counter; outcome: succeeded, failed, panicked, rejected, handed_off
+//	fxasync_tasks_total{label,outcome}           counter; outcome: succeeded, failed, panicked, rejected, handed_off, coalesced
 //	fxasync_task_duration_seconds{label}         histogram, 0.5 ms to 60 s, from submission to return
 //	fxasync_task_retries_total{label}            counter, attempts after the first (fxasync.Retry)
 //	fxasync_task_gave_up_total{label,reason}     counter, tasks that ended with retries untried; reason: budget, limit
@@ -94,7 +94,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			name string
 			n    int64
 		}{{"succeeded", l.Succeeded}, {"failed", l.Failed}, {"panicked", l.Panicked}, {"rejected", l.Rejected},
-			{"handed_off", l.HandedOff}} {
+			{"handed_off", l.HandedOff}, {"coalesced", l.Coalesced}} {
 			ch <- metric(totalDesc, prometheus.CounterValue, float64(o.n), l.Label, o.name)
 		}
 		ch <- metric(waitingDesc, prometheus.GaugeValue, float64(l.Waiting), l.Label)

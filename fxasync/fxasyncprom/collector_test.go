@@ -45,21 +45,25 @@ func TestCollectorMatchesBehaviour(t *testing.T) {
 	want := `
 # HELP fxasync_tasks_total Tasks submitted, by how they ended.
 # TYPE fxasync_tasks_total counter
+fxasync_tasks_total{label="(other)",outcome="coalesced"} 0
 fxasync_tasks_total{label="(other)",outcome="failed"} 0
 fxasync_tasks_total{label="(other)",outcome="handed_off"} 0
 fxasync_tasks_total{label="(other)",outcome="panicked"} 0
 fxasync_tasks_total{label="(other)",outcome="rejected"} 0
 fxasync_tasks_total{label="(other)",outcome="succeeded"} 2
+fxasync_tasks_total{label="cache-set",outcome="coalesced"} 0
 fxasync_tasks_total{label="cache-set",outcome="failed"} 0
 fxasync_tasks_total{label="cache-set",outcome="handed_off"} 0
 fxasync_tasks_total{label="cache-set",outcome="panicked"} 1
 fxasync_tasks_total{label="cache-set",outcome="rejected"} 1
 fxasync_tasks_total{label="cache-set",outcome="succeeded"} 0
+fxasync_tasks_total{label="log-usage",outcome="coalesced"} 0
 fxasync_tasks_total{label="log-usage",outcome="failed"} 1
 fxasync_tasks_total{label="log-usage",outcome="handed_off"} 0
 fxasync_tasks_total{label="log-usage",outcome="panicked"} 0
 fxasync_tasks_total{label="log-usage",outcome="rejected"} 0
 fxasync_tasks_total{label="log-usage",outcome="succeeded"} 3
+fxasync_tasks_total{label="tracing-stream-a",outcome="coalesced"} 0
 fxasync_tasks_total{label="tracing-stream-a",outcome="failed"} 0
 fxasync_tasks_total{label="tracing-stream-a",outcome="handed_off"} 0
 fxasync_tasks_total{label="tracing-stream-a",outcome="panicked"} 0
@@ -105,7 +109,7 @@ func TestModuleRegistersWhenARegistererIsInTheGraph(t *testing.T) {
 	app.RequireStart().RequireStop()
 	n, err := testutil.GatherAndCount(reg, "fxasync_tasks_total")
 	require.NoError(t, err)
-	assert.Equal(t, 5, n, "one series per outcome")
+	assert.Equal(t, 6, n, "one series per outcome")
 }
 
 // A graph with only a *prometheus.Registry is enough; with neither it and
@@ -117,7 +121,7 @@ func TestModuleFindsARegistryOrRefusesToStart(t *testing.T) {
 		fx.Invoke(func(s *fxasync.Scheduler) { s.Go(context.Background(), "x", ok) })).RequireStart().RequireStop()
 	n, err := testutil.GatherAndCount(reg, "fxasync_tasks_total")
 	require.NoError(t, err)
-	assert.Equal(t, 5, n, "one series per outcome")
+	assert.Equal(t, 6, n, "one series per outcome")
 
 	app := fx.New(fx.NopLogger, fx.Supply(zap.NewNop()), fxasync.Module, fxasyncprom.Module)
 	require.ErrorIs(t, app.Err(), fxasyncprom.ErrNoRegisterer)

@@ -12,7 +12,8 @@ import (
 )
 
 // Wait returns once no task of s is pending and every batcher of s has
-// written what it held (Wait writes it now, not after MaxDelay), without
+// written what it held (Wait writes it now, not after MaxDelay; a
+// Coalescer's delayed values too), without
 // closing s: the test can assert, submit more and Wait again. With a test
 // Clock, tasks waiting for a retry's backoff and batchers waiting for one
 // are not waited for — they wait for the clock; Advance it, then Wait.

@@ -25,6 +25,7 @@ type Counters struct {
 	// those the drain ended and no keeper kept (lostRetry).
 	retries, gaveUp, overBudget, lostRetry atomic.Int64
 	lostRetryAtBound                       atomic.Int64 // lostRetry when the drain gave up
+	coalesced                              atomic.Int64 // replaced by a newer submission, unrun (tickets)
 	retry                                  *labelRetry  // nil: the label's tasks are not retried
 	scope                                  *scope       // the engine's: its tasks' stop context
 	_                                      [64]byte
@@ -46,6 +47,7 @@ type LabelStats struct {
 	Failed     int64  // returned an error, or called runtime.Goexit
 	Panicked   int64
 	HandedOff  int64     // cut off by the drain and handed to the keeper (ErrHandedOff)
+	Coalesced  int64     // replaced by a newer submission of their key before they ran
 	Retries    int64     // attempts after the first: failures tried again
 	GaveUp     int64     // failed, panicked or handed off with retries left untried: past MaxAttempts, MaxElapsed, the budget or the drain's bound
 	OverBudget int64     // of GaveUp, those the retry budget ended
@@ -57,10 +59,11 @@ type LabelStats struct {
 func (c *Counters) snapshot(label string) LabelStats {
 	s := LabelStats{Label: label, Rejected: c.rejected.Load(), Succeeded: c.succeeded.Load(),
 		Failed: c.failed.Load(), Panicked: c.panicked.Load(), HandedOff: c.handedOff.Load(), Waiting: c.waiting.Load(),
-		Retries: c.retries.Load(), GaveUp: c.gaveUp.Load(), OverBudget: c.overBudget.Load(),
+		Coalesced: c.coalesced.Load(),
+		Retries:   c.retries.Load(), GaveUp: c.gaveUp.Load(), OverBudget: c.overBudget.Load(),
 		Durations: c.durations.snapshot()}
 	s.Submitted = c.submitted.Load()
-	s.Pending = s.Submitted - s.Rejected - s.Succeeded - s.Failed - s.Panicked - s.HandedOff
+	s.Pending = s.Submitted - s.Rejected - s.Succeeded - s.Failed - s.Panicked - s.HandedOff - s.Coalesced
 	return s
 }
 
@@ -71,6 +74,7 @@ func (s *LabelStats) add(o LabelStats) {
 	s.Failed += o.Failed
 	s.Panicked += o.Panicked
 	s.HandedOff += o.HandedOff
+	s.Coalesced += o.Coalesced
 	s.Retries += o.Retries
 	s.GaveUp += o.GaveUp
 	s.OverBudget += o.OverBudget

@@ -12,8 +12,9 @@ import (
 type Scheduler interface {
 	// Engine is the scheduler's engine.
 	Engine() *core.Engine
-	// Flush starts a write of what every batcher holds and reports
-	// whether all are quiet (see fxasync's batcherOf.flush).
+	// Flush starts a write of what every batcher holds and every
+	// Coalescer delays, and reports whether all are quiet (see fxasync's
+	// flusher).
 	Flush(backoffIdle bool) (quiet bool)
 }
 
