@@ -71,21 +71,12 @@ func TestCoalescerLastValueWins(t *testing.T) {
 		}
 		assert.Equal(t, last, store.last[k], "key %d", k)
 	}
-	st := labelOf(s, "cache-set")
+	st := statsOf(s, "cache-set")
 	assert.EqualValues(t, sets, st.Submitted)
 	assert.Equal(t, st.Submitted, st.Succeeded+st.Coalesced, "%+v", st)
 	assert.EqualValues(t, store.writes, st.Succeeded)
 	assert.Zero(t, st.Pending)
 	t.Logf("%d sets, %d writes, %d coalesced", sets, st.Succeeded, st.Coalesced)
-}
-
-func labelOf(s *fxasync.Scheduler, label string) fxasync.LabelStats {
-	for _, l := range s.Stats().Labels {
-		if l.Label == label {
-			return l
-		}
-	}
-	return fxasync.LabelStats{}
 }
 
 // A write blocked on each of 10 keys while Sets flood them: pending stays
@@ -110,7 +101,7 @@ func TestCoalescerFloodCostsOneSlotPerKey(t *testing.T) {
 		require.NoError(t, c.TrySet(i%10, i))
 	}
 	grew := heapInUse() - before
-	st := labelOf(s, "hot")
+	st := statsOf(s, "hot")
 	assert.EqualValues(t, 20, st.Pending, "10 running, 10 waiting")
 	t.Logf("%d sets on 10 blocked keys: heap grew %d bytes", sets, grew)
 	assert.Less(t, grew, int64(1<<20), "memory flat: it does not grow with the sets")
@@ -119,7 +110,7 @@ func TestCoalescerFloodCostsOneSlotPerKey(t *testing.T) {
 	for k := range 10 {
 		assert.Equal(t, sets-10+k, store.last[k])
 	}
-	st = labelOf(s, "hot")
+	st = statsOf(s, "hot")
 	assert.EqualValues(t, 20, st.Succeeded)
 	assert.EqualValues(t, sets+10-20, st.Coalesced)
 }
@@ -142,12 +133,12 @@ func TestCoalescerDelayWritesTheNewest(t *testing.T) {
 		require.NoError(t, c.Set(context.Background(), 7, v))
 	}
 	clk.Advance(999 * time.Millisecond)
-	assert.Zero(t, labelOf(s, "presence").Succeeded+labelOf(s, "presence").Failed, "the delay has not passed")
+	assert.Zero(t, statsOf(s, "presence").Succeeded+statsOf(s, "presence").Failed, "the delay has not passed")
 	clk.Advance(time.Millisecond)
 	fxasynctest.Wait(t, s)
 	assert.Equal(t, 1, store.writes)
 	assert.Equal(t, 2, store.last[7])
-	assert.EqualValues(t, 2, labelOf(s, "presence").Coalesced)
+	assert.EqualValues(t, 2, statsOf(s, "presence").Coalesced)
 
 	require.NoError(t, c.Set(context.Background(), 7, 9))
 	fxasynctest.Wait(t, s) // writes a delayed value now, as it writes a batcher's buffer
@@ -174,7 +165,7 @@ func TestCoalescerDrainWritesWaitingValues(t *testing.T) {
 	close(release)
 	require.NoError(t, <-done, "the hour's delay did not hold the drain")
 	assert.Equal(t, 1, store.last[1])
-	st := labelOf(s, "cache-set")
+	st := statsOf(s, "cache-set")
 	assert.EqualValues(t, 1, st.Rejected)
 	assert.EqualValues(t, 1, st.Succeeded)
 }
@@ -213,7 +204,7 @@ func TestGoKeyedRunsInOrderOneAtATime(t *testing.T) {
 	require.NoError(t, s.Drain(context.Background()))
 	assert.Zero(t, violations.Load())
 	assert.EqualValues(t, keys*perKey, ran.Load())
-	assert.EqualValues(t, keys*perKey, labelOf(s, "ordered").Succeeded)
+	assert.EqualValues(t, keys*perKey, statsOf(s, "ordered").Succeeded)
 }
 
 func keyName(k int) string { return string(rune('A'+k%26)) + string(rune('a'+k/26)) }
@@ -256,7 +247,7 @@ func TestKeyedBooksBalance(t *testing.T) {
 		}()
 	}
 	both := func(ok func(fxasync.LabelStats) bool) {
-		for !ok(labelOf(s, "mix-set")) || !ok(labelOf(s, "mix-keyed")) {
+		for !ok(statsOf(s, "mix-set")) || !ok(statsOf(s, "mix-keyed")) {
 			runtime.Gosched()
 		}
 	}
@@ -269,7 +260,7 @@ func TestKeyedBooksBalance(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, <-drained)
 	for _, label := range []string{"mix-set", "mix-keyed"} {
-		st := labelOf(s, label)
+		st := statsOf(s, label)
 		assert.Positive(t, st.Submitted, label)
 		assert.Zero(t, st.Pending, label)
 		assert.Equal(t, st.Submitted, st.Succeeded+st.Failed+st.Panicked+st.Coalesced+st.Rejected, "%s: %+v", label, st)

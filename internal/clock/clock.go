@@ -81,6 +81,16 @@ func (m *Manual) remove(t *manualTimer) bool {
 func (m *Manual) Advance(d time.Duration) {
 	m.mu.Lock()
 	m.now += d
+	due := m.takeDueLocked()
+	m.mu.Unlock()
+	for _, t := range due {
+		go t.f()
+	}
+}
+
+// takeDueLocked removes and returns the timers due by now, in the order
+// they were set.
+func (m *Manual) takeDueLocked() []*manualTimer {
 	var due []*manualTimer
 	kept := m.timers[:0]
 	for _, t := range m.timers {
@@ -91,10 +101,7 @@ func (m *Manual) Advance(d time.Duration) {
 		}
 	}
 	m.timers = kept
-	m.mu.Unlock()
-	for _, t := range due {
-		go t.f()
-	}
+	return due
 }
 
 // WaitForTimers blocks until at least n timers are scheduled: a test's way
@@ -134,16 +141,7 @@ func (m *Manual) StepTo(target time.Duration) bool {
 		return false
 	}
 	m.now = max(m.now, at)
-	var due []*manualTimer
-	kept := m.timers[:0]
-	for _, t := range m.timers {
-		if t.at <= m.now {
-			due = append(due, t)
-		} else {
-			kept = append(kept, t)
-		}
-	}
-	m.timers = kept
+	due := m.takeDueLocked()
 	m.mu.Unlock()
 	for _, t := range due {
 		t.f()
