@@ -16,12 +16,12 @@ mkdir -p results
 out=results/$(date -u +%Y%m%dT%H%M%SZ).txt
 {
   go test -run '^$' -bench "$BENCH" -benchtime "$BENCHTIME" -count "$COUNT" -cpu "$CPU" \
-    -skip 'DrainWakeup|PendingMemory|StartLatency|CPUPerTask|Retry|Backoff|BesideAFailing' .
+    -skip 'DrainWakeup|PendingMemory|StartLatency|CPUPerTask|Retry|Backoff|BesideAFailing|HotKey|SetCost' .
   go test -run '^$' -bench "$BENCH" -benchtime 2000x -count "$COUNT" -cpu "$CPU" \
-    -skip 'BenchmarkGo|DrainWakeup|PendingMemory|Retry|Backoff|BesideAFailing' . | grep -E 'StartLatency|CPUPerTask' || true
+    -skip 'BenchmarkGo|DrainWakeup|PendingMemory|Retry|Backoff|BesideAFailing|HotKey|SetCost' . | grep -E 'StartLatency|CPUPerTask' || true
   go test -run '^$' -bench "$BENCH" -benchtime 3000x -count "$COUNT" -cpu "$CPU" \
-    -skip 'BenchmarkGo|PendingMemory|Retry|Backoff|BesideAFailing' . | grep DrainWakeup || true
-  go test -run '^$' -bench "$BENCH" -benchtime 1x -count 3 -cpu "$CPU" -skip 'BenchmarkGo|DrainWakeup' . \
+    -skip 'BenchmarkGo|PendingMemory|Retry|Backoff|BesideAFailing|HotKey|SetCost' . | grep DrainWakeup || true
+  go test -run '^$' -bench "$BENCH" -benchtime 1x -count 3 -cpu "$CPU" -skip 'BenchmarkGo|DrainWakeup|StartLatency|CPUPerTask|Retry|Backoff|BesideAFailing|HotKey|SetCost' . \
     | grep PendingMemory || true
   # Retries: bytes per task waiting for its retry, the drain's overshoot
   # during a backoff, and another label's start latency beside a label that
@@ -29,6 +29,9 @@ out=results/$(date -u +%Y%m%dT%H%M%SZ).txt
   go test -run '^$' -bench 'RetryWaitingMemory' -benchtime 1x -count 5 -cpu 2 . | grep -E '^Benchmark' || true
   go test -run '^$' -bench 'DrainDuringBackoff' -benchtime 50x -count 3 -cpu 2 . | grep -E '^Benchmark' || true
   go test -run '^$' -bench 'LatencyBesideAFailingLabel' -benchtime 10000x -count 3 -cpu 2 . | grep -E '^Benchmark' || true
+  # Keyed work: hot-key writes with a Coalescer against one task per write,
+  # and what a Set or a GoKeyed costs the caller against a Go.
+  go test -run '^$' -bench 'HotKeyWrites|SetCost' -benchtime 200000x -count "$COUNT" -cpu 2 . | grep -E '^Benchmark' || true
   # The example service (its own module): rows/s through the batcher against
   # one task per row; latency and throughput with usage logging through the
   # batcher against none at all, 16 and 128 clients.

@@ -1,6 +1,7 @@
 package figures
 
-// This file holds what retries cost: memory, the drain, other labels.
+// This file holds what retries cost (memory, the drain, other labels), and
+// what keyed work costs and saves.
 
 import "fmt"
 
@@ -27,4 +28,26 @@ func retries(r *Results) string {
 		[]string{"… beside a label failing every attempt, 20,000 tasks/s, not retried", f50 + " / " + f99},
 		[]string{"… beside it, retried (budget on)", t50 + " / " + t99},
 		[]string{"the failing label's retries per first attempt (budget 0.1)", fmt.Sprintf("%.3f", perFirst)})
+}
+
+// keyed is what keyed work costs and saves.
+func keyed(r *Results) string {
+	hot := func(mode string) string { return at("BenchmarkHotKeyWrites/mode="+mode, 2) }
+	cost := func(mode string) string {
+		return fmt.Sprintf("%.0f ns (%.2f×)", r.Median(at("BenchmarkSetCost/mode="+mode, 2), "ns/op"),
+			ratioOf(r, "BenchmarkSetCost", "/mode="+mode, "/mode=task", "ns/op", 2))
+	}
+	taskRate, coalRate := r.Median(hot("task"), "sets/s"), r.Median(hot("coalescer"), "sets/s")
+	ratio := 0.0
+	if taskRate > 0 {
+		ratio = coalRate / taskRate
+	}
+	return table([]string{"figure", "value"},
+		[]string{"10 hot keys, a 1.5 µs write: values set per second, one task per write", thousands(taskRate)},
+		[]string{"… with a Coalescer (ratio)", fmt.Sprintf("%s (%.2f×)", thousands(coalRate), ratio)},
+		[]string{"… writes per value set, with a Coalescer", fmt.Sprintf("%.4f", r.Median(hot("coalescer"), "writes/set"))},
+		[]string{"what the caller pays: `Go`", cost("task")},
+		[]string{"`Set` on a key with nothing waiting", cost("set-new-key")},
+		[]string{"`Set` that replaces a waiting value", cost("set-hot-key")},
+		[]string{"`GoKeyed`, 100 keys", cost("keyed")})
 }

@@ -28,6 +28,7 @@ var tables = map[string]func(*Results) string{
 	"rows":    rows,
 	"durable": durable,
 	"retries": retries,
+	"keyed":   keyed,
 }
 
 // at is a benchmark's name as Go prints it at -cpu n.
