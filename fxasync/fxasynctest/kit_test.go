@@ -26,6 +26,16 @@ func (s *store) add(r string) {
 	s.rows = append(s.rows, r)
 }
 
+// batcher writes to s in batches of an hour's delay.
+func (s *store) batcher(sched *fxasync.Scheduler) *fxasync.Batcher[string] {
+	return fxasync.NewBatcher(sched, "rows", func(_ context.Context, items []string) error {
+		for _, it := range items {
+			s.add(it)
+		}
+		return nil
+	}, fxasync.BatcherConfig{MaxDelay: time.Hour})
+}
+
 func (s *store) all() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -54,12 +64,7 @@ func TestWaitThenAssertAndGoOn(t *testing.T) {
 func TestWaitWritesBatchers(t *testing.T) {
 	s := fxasynctest.New(t)
 	db := &store{}
-	b := fxasync.NewBatcher(s, "rows", func(_ context.Context, items []string) error {
-		for _, it := range items {
-			db.add(it)
-		}
-		return nil
-	}, fxasync.BatcherConfig{MaxDelay: time.Hour})
+	b := db.batcher(s)
 	require.NoError(t, b.Add(context.Background(), "x"))
 	require.NoError(t, b.Add(context.Background(), "y"))
 	fxasynctest.Wait(t, s)
@@ -80,12 +85,7 @@ func TestInlineRunsOnTheCaller(t *testing.T) {
 	assert.EqualValues(t, 1, statsOf(s, "boom").Panicked, "recovered and counted before TryGo returned")
 
 	db := &store{}
-	b := fxasync.NewBatcher(s, "rows", func(_ context.Context, items []string) error {
-		for _, it := range items {
-			db.add(it)
-		}
-		return nil
-	}, fxasync.BatcherConfig{MaxDelay: time.Hour})
+	b := db.batcher(s)
 	require.NoError(t, b.Add(context.Background(), "x"))
 	assert.Equal(t, []string{"x"}, db.all(), "written before Add returned")
 	require.NoError(t, b.TryAdd("y"))
