@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fxtools/background/internal/core"
+	"github.com/fxtools/background/internal/logx"
 )
 
 // CoalescerConfig is a Coalescer's configuration; the zero value is valid.
@@ -116,10 +117,17 @@ func (c *Coalescer[K, V]) set(ctx context.Context, key K, v V, wait bool) error 
 }
 
 // replace makes v the value waiting for key if one already waits, and
-// reports whether it did.
-func (c *Coalescer[K, V]) replace(ctx context.Context, key K, v V) (bool, error) {
+// reports whether it did. It is the first to hash key: a key whose dynamic
+// type cannot be hashed (K an interface holding a slice) is refused here,
+// before anything is admitted, instead of panicking in the caller.
+func (c *Coalescer[K, V]) replace(ctx context.Context, key K, v V) (replaced bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer func() {
+		if p := recover(); p != nil {
+			replaced, err = true, fmt.Errorf("fxasync: coalescer %q: the key cannot be a map key: %s", c.label, logx.Value(p))
+		}
+	}()
 	st := c.keys[key]
 	if st == nil || st.waiting == nil {
 		return false, nil

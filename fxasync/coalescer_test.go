@@ -267,3 +267,17 @@ func TestKeyedBooksBalance(t *testing.T) {
 		t.Logf("%s: %+v", label, st)
 	}
 }
+
+// A key that cannot be hashed (an interface holding a slice) is refused
+// with an error, not a panic, and holds nothing: the drain still ends.
+func TestCoalescerRefusesAnUnhashableKey(t *testing.T) {
+	s := fxasync.New(fxasync.Config{Logger: zap.NewNop()})
+	c := fxasync.NewCoalescer(s, "any-key", func(context.Context, any, int) error { return nil }, fxasync.CoalescerConfig{})
+	err := c.Set(context.Background(), []int{1}, 1)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "cannot be a map key")
+	require.NoError(t, c.TrySet("fine", 2))
+	require.NoError(t, s.Drain(context.Background()))
+	assert.EqualValues(t, 1, statsOf(s, "any-key").Succeeded)
+	assert.Zero(t, statsOf(s, "any-key").Pending)
+}
