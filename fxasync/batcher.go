@@ -250,7 +250,7 @@ func (b *Batcher[T]) add(ctx context.Context, item T, wait bool) error {
 	return nil
 }
 
-// flush: see batcherOf.
+// flush: see flusher.
 func (b *Batcher[T]) flush(backoffIdle bool) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -58,14 +58,13 @@ func (b *Batcher[T]) Stats() BatcherStats {
 // for fxasynctest, a way to write what it holds now.
 type batcherOf interface {
 	Stats() BatcherStats
-	// flush starts a write of what is held, not waiting for MaxDelay, and
-	// reports whether the batcher is quiet: no write in progress and
-	// nothing held, or (with backoffIdle) waiting for a retry's backoff.
-	flush(backoffIdle bool) (quiet bool)
+	flusher
 }
 
 // flusher is what fxasynctest.Wait writes now: a batcher's buffer, a
-// Coalescer's delayed values.
+// Coalescer's delayed values. flush starts those writes, not waiting for
+// MaxDelay or Delay, and reports whether it is quiet: no write in progress
+// and nothing held, or (with backoffIdle) waiting for a retry's backoff.
 type flusher interface {
 	flush(backoffIdle bool) (quiet bool)
 }
