@@ -37,7 +37,7 @@ func openSQLite(path string) (*sql.DB, error) {
 // returns its URL; it is dropped when the test ends. Without the variable
 // the test is skipped, visibly — or fails when CI is set: .ci/run must
 // start Postgres and set it.
-func postgresURL(t *testing.T) string {
+func postgresURL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("FXASYNC_POSTGRES_URL")
 	if base == "" {

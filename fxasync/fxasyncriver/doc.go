@@ -13,18 +13,32 @@
 //
 //	usage := fxasyncriver.Register(h, sched, func(ctx context.Context, tx *sql.Tx, u UsageArgs) error { … })
 //
-// A request inserts the task as a River job in its own transaction, leased:
-// scheduled Config.Lease ahead, so River's workers leave it alone for now.
-// After the commit, Job.Run starts it at once on the fxasync.Scheduler (the
-// fast path). The task claims its job in its own transaction by deleting
-// it, and writes its effect in that same transaction: the claim and the
-// effect commit together. A claim succeeds only for a job still waiting at
-// its first attempt; otherwise River owns the job (it ran it, or is running
-// it) and the fast path drops its result. When the process dies, the job is
-// still in the database, and River runs it after the lease — on this replica
-// after a restart, at once when the start-up sweep is on (one process owning
-// a SQLite file), or on another replica sharing Postgres. River's worker
-// runs the same handler and completes the job in the same transaction.
+// A request submits the task with Kind.Submit, which returns once the task
+// is committed. Submissions made meanwhile share one transaction (group
+// commit, see Config.Committers): each caller is answered when the
+// transaction holding its task has committed, with that transaction's
+// error if it failed. A kind without Before work has its tasks written in
+// that transaction, by one call of its handler for all of them (a
+// BatchHandler writes them with one statement): no job at all. When the
+// handler fails there, the transaction is rolled back and tried again with
+// that kind's tasks as River jobs, runnable at once, which River's worker
+// then writes one by one.
+//
+// A kind with Before work (a call to another service, which must not hold
+// a connection) is a River job in the commit, leased: scheduled
+// Config.Lease ahead, so River's workers leave it alone for now. After the
+// commit, its fast path starts at once on the fxasync.Scheduler: one task
+// for the jobs of a commit, which claims them in one transaction by
+// deleting them, and writes their effects in that same transaction: the
+// claims and the effects commit together. A claim succeeds only for a job
+// still waiting at its first attempt; otherwise River owns the job (it ran
+// it, or is running it) and the fast path leaves it out. When the process
+// dies, the job is still in the database, and River runs it after the
+// lease — on this replica after a restart, at once when the start-up sweep
+// is on (one process owning a SQLite file), or on another replica sharing
+// Postgres. River's worker runs the same handler and completes the job in
+// the same transaction. InsertTx puts such a job in the caller's own
+// transaction.
 //
 // So the effect of a durable task is committed exactly once in that
 // database, whatever dies when. Effects beyond the database (a mail, a call
@@ -33,8 +47,9 @@
 //
 // # Costs
 //
-// A durable submit costs the request a database transaction (the job row;
-// or a row in the request's own transaction with InsertTx), and the fast
-// path one more transaction, which carries the task's own writes anyway.
-// Work that may be lost in a crash is cheaper through fxasync alone.
+// A durable submit costs the request its share of a commit: under load,
+// tens of tasks share one, so a durable row costs a fraction of a
+// transaction (see BenchmarkDurableRows and docs/durable.md). Work that may
+// be lost in a crash is still cheaper through fxasync alone: it does not
+// wait for a commit.
 package fxasyncriver

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/fxtools/background/fxasync"
 	"github.com/fxtools/background/fxasync/fxasyncriver"
@@ -20,8 +21,10 @@ type Visit struct {
 
 func (Visit) Kind() string { return "visit" }
 
-// A durable task is committed as a job before Submit returns, then written
-// at once by the fast path, in the same transaction as its claim.
+// A durable task is written before Submit returns, in a transaction it
+// shares with the submissions made meanwhile (group commit). A kind with
+// Before work is committed as a job instead, then written at once by the
+// fast path, in the same transaction as its claim.
 func ExampleRegister() {
 	dir, _ := os.MkdirTemp("", "fxasyncriver-example")
 	defer os.RemoveAll(dir)
@@ -49,7 +52,45 @@ func ExampleRegister() {
 	var n int
 	_ = db.QueryRow("SELECT COUNT(*) FROM visits").Scan(&n)
 	st := h.Stats()[0]
-	fmt.Printf("rows %d; %s: inserted %d, fast path %d, by River %d\n", n, st.Kind, st.Inserted, st.Fast, st.ByQueue)
+	fmt.Printf("rows %d; %s: written in its commit %d, jobs inserted %d, by River %d\n", n, st.Kind, st.Direct, st.Inserted, st.ByQueue)
 	// Output:
-	// rows 1; visit: inserted 1, fast path 1, by River 0
+	// rows 1; visit: written in its commit 1, jobs inserted 0, by River 0
+}
+
+// A kind registered with a batch handler writes the tasks committed
+// together with one statement; SubmitMany commits several tasks at once,
+// all or none.
+func ExampleRegisterBatch() {
+	dir, _ := os.MkdirTemp("", "fxasyncriver-example")
+	defer os.RemoveAll(dir)
+	db, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, "app.db")+"?_pragma=journal_mode(WAL)")
+	db.SetMaxOpenConns(1)
+	defer db.Close()
+	_, _ = db.Exec("CREATE TABLE visits (page TEXT NOT NULL)")
+
+	h := fxasyncriver.New(db, fxasyncriver.Config{})
+	sched := fxasync.New(fxasync.Config{Logger: zap.NewNop(), Keeper: h})
+	visits := fxasyncriver.RegisterBatch(h, sched, func(ctx context.Context, tx *sql.Tx, vs []Visit) error {
+		q, args := "INSERT INTO visits (page) VALUES (?)"+strings.Repeat(", (?)", len(vs)-1), make([]any, len(vs))
+		for i, v := range vs {
+			args[i] = v.Page
+		}
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	})
+	if err := h.Start(context.Background()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	err := visits.SubmitMany(context.Background(), []Visit{{Page: "/"}, {Page: "/pricing"}, {Page: "/docs"}})
+	fmt.Println("submitted:", err)
+	_ = sched.Drain(context.Background())
+	_ = h.Stop(context.Background())
+
+	var n int
+	_ = db.QueryRow("SELECT COUNT(*) FROM visits").Scan(&n)
+	fmt.Printf("rows %d, written in their commit %d\n", n, h.Stats()[0].Direct)
+	// Output:
+	// submitted: <nil>
+	// rows 3, written in their commit 3
 }

@@ -40,6 +40,7 @@ const (
 	defaultLease       = 30 * time.Second
 	defaultMaxWorkers  = 10
 	defaultRescueAfter = 2 * time.Minute
+	defaultCommitQueue = 4096
 )
 
 // Config configures a HandOff. The zero value is SQLite with the defaults.
@@ -66,6 +67,19 @@ type Config struct {
 	// effect twice: its transaction holds the job at its attempt. Default
 	// 2 min; River's own is an hour.
 	RescueAfter time.Duration
+	// Committers is how many transactions of submissions (Kind.Submit) may
+	// be in flight at once. Each commits, in one transaction, every
+	// submission waiting when it starts (at most 1,000 jobs): under load,
+	// what gathered while the previous transaction ran. Default 1 on SQLite
+	// (one connection), 2 on Postgres.
+	Committers int
+	// CommitWindow is how long a committer waits, after a first
+	// submission, for others to share its transaction: more jobs per
+	// transaction, for that much more latency. Default 0: no wait.
+	CommitWindow time.Duration
+	// CommitQueue bounds the submissions waiting for a committer; one
+	// beyond it is refused at once (fxasync.ErrFull). Default 4,096.
+	CommitQueue int
 	// Logger receives River's logs and the hand-off's, warnings and errors,
 	// through Logger.Named("river"). Nil: Slog; without either, stderr.
 	// Module fills it from the graph's *zap.Logger, else its *slog.Logger.
@@ -86,6 +100,16 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RescueAfter <= 0 {
 		c.RescueAfter = defaultRescueAfter
+	}
+	if c.Committers <= 0 {
+		c.Committers = 1
+		if c.Dialect == Postgres {
+			c.Committers = 2
+		}
+	}
+	c.CommitWindow = max(c.CommitWindow, 0)
+	if c.CommitQueue <= 0 {
+		c.CommitQueue = defaultCommitQueue
 	}
 	return c
 }
@@ -118,11 +142,13 @@ type HandOff struct {
 	driver  riverdriver.Driver[*sql.Tx]
 	workers *river.Workers
 	kinds   map[string]*kindStats
-	err     error        // the first registration error: Start returns it
-	working atomic.Int64 // River's workers running a job of a kind now
+	fast    map[string]submitter // each kind's, by name
+	err     error                // the first registration error: Start returns it
+	working atomic.Int64         // River's workers running a job of a kind now
 
 	mu      sync.Mutex
 	client  *river.Client[*sql.Tx] // between Start and Stop
+	commits *committers            // between Start and Stop
 	out     map[int64]struct{}     // fast-path jobs started and not settled
 	keeper  *leaseKeeper           // Postgres: between Start and Stop
 	stopped <-chan struct{}        // River's, from Stop: closed once River has wound down
@@ -137,7 +163,7 @@ func New(db *sql.DB, cfg Config) *HandOff {
 		d = riverdatabasesql.New(db)
 	}
 	h := &HandOff{db: db, cfg: cfg, log: cfg.slogger(), driver: d, workers: river.NewWorkers(),
-		kinds: map[string]*kindStats{}, out: map[int64]struct{}{}}
+		kinds: map[string]*kindStats{}, fast: map[string]submitter{}, out: map[int64]struct{}{}}
 	return h
 }
 
@@ -183,6 +209,7 @@ func (h *HandOff) Start(ctx context.Context) error {
 	}
 	h.mu.Lock()
 	h.client = c
+	h.commits = startCommitters(h, c)
 	h.mu.Unlock()
 	if h.cfg.Dialect == Postgres {
 		h.keeper = startLeaseKeeper(h)
@@ -190,19 +217,22 @@ func (h *HandOff) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop makes the fast-path jobs that did not settle runnable at once (a
-// replica sharing the database takes them; with SQLite, the next start),
-// then stops River: a soft stop, then a hard one. Call it after the
+// Stop refuses new submissions and commits those waiting, makes the
+// fast-path jobs that did not settle runnable at once (a replica sharing
+// the database takes them; with SQLite, the next start), then stops River:
+// a soft stop, then a hard one. Call it after the
 // scheduler's drain, which hands this HandOff, as its Keeper, what it cut
 // short. In an fxshutdown step, the summary notes what was released.
 //
 // Stop returns before ctx's deadline (without one, within 5 s), whatever
 // the database does: the release has half of the time, River's stop the
-// rest. River is stopped in every case, a panic in the release included.
+// rest; the waiting submissions a quarter of it, and those it does not
+// commit fail. River is stopped in every case, a panic in the release
+// included.
 func (h *HandOff) Stop(ctx context.Context) (err error) {
 	h.mu.Lock()
-	c := h.client
-	h.client = nil
+	c, cm := h.client, h.commits
+	h.client, h.commits = nil, nil
 	if c != nil {
 		h.stopped = c.Stopped()
 	}
@@ -214,6 +244,9 @@ func (h *HandOff) Stop(ctx context.Context) (err error) {
 	ctx, cancel := boundedStop(ctx)
 	defer cancel()
 	defer func() { err = errors.Join(err, h.stopRiver(ctx, c)) }()
+	commitCtx, cancelCommit := share(ctx, 4)
+	cm.stop(commitCtx)
+	cancelCommit()
 	releaseCtx, cancelRelease := share(ctx, 2)
 	defer cancelRelease()
 	released, err := h.release(releaseCtx, c)

@@ -29,14 +29,19 @@ type rig struct {
 // newRig starts a hand-off on db with the effect kind; the test's cleanup
 // drains the scheduler, stops the hand-off and closes db, in that order.
 func newRig(t testing.TB, db *sql.DB, cfg Config) *rig {
-	return newRigWith(t, db, cfg, writeEffect(cfg.Dialect))
+	return newRigWith(t, db, cfg, writeEffect(cfg.Dialect), false)
 }
 
-// newRigWith is newRig with the effect kind's handler.
-func newRigWith(t testing.TB, db *sql.DB, cfg Config, handle Handler[effect]) *rig {
+// newRigWith is newRig with the effect kind's handler; with leased, the
+// kind has Before work (none), so that its submissions are jobs for the
+// fast path rather than written in their commit.
+func newRigWith(t testing.TB, db *sql.DB, cfg Config, handle Handler[effect], leased bool) *rig {
 	h := New(db, cfg)
 	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), Keeper: h})
 	r := &rig{db: db, sched: s, h: h, kind: Register(h, s, handle)}
+	if leased {
+		r.kind.Before(func(context.Context, effect) error { return nil })
+	}
 	require.NoError(t, h.Start(context.Background()))
 	stopAtCleanup(t, s, h, db)
 	return r
@@ -65,17 +70,28 @@ func (r *rig) settle(t *testing.T) {
 		30*time.Second, 10*time.Millisecond)
 }
 
-func TestFastPathWritesEachTaskOnce(t *testing.T) {
-	r := sqliteRig(t, Config{})
-	for i := range 200 {
-		require.NoError(t, r.kind.Submit(context.Background(), effect{Key: fmt.Sprint(i)}))
+// A kind without Before work is written in its submission's commit; one
+// with it is a job there, claimed and written by the fast path.
+func TestSubmitWritesEachTaskOnce(t *testing.T) {
+	for _, leased := range []bool{false, true} {
+		t.Run(fmt.Sprint("leased=", leased), func(t *testing.T) {
+			db, err := openSQLite(filepath.Join(t.TempDir(), "app.db"))
+			require.NoError(t, err)
+			r := newRigWith(t, db, Config{}, writeEffect(SQLite), leased)
+			for i := range 200 {
+				require.NoError(t, r.kind.Submit(context.Background(), effect{Key: fmt.Sprint(i)}))
+			}
+			r.settle(t)
+			rows, distinct := effects(t, r.db)
+			assert.Equal(t, 200, rows)
+			assert.Equal(t, 200, distinct)
+			want := KindStats{Kind: "effect", Direct: 200}
+			if leased {
+				want = KindStats{Kind: "effect", Inserted: 200, Fast: 200}
+			}
+			assert.Equal(t, want, r.h.Stats()[0])
+		})
 	}
-	r.settle(t)
-	rows, distinct := effects(t, r.db)
-	assert.Equal(t, 200, rows)
-	assert.Equal(t, 200, distinct)
-	st := r.h.Stats()[0]
-	assert.Equal(t, KindStats{Kind: "effect", Inserted: 200, Fast: 200}, st)
 }
 
 // A job inserted in a transaction that rolls back never runs: Run finds
@@ -182,7 +198,7 @@ func TestFailedFastPathIsRetriedByRiver(t *testing.T) {
 				return errors.New("first attempt fails")
 			}
 			return write(ctx, tx, e)
-		})
+		}, true)
 	require.NoError(t, r.kind.Submit(context.Background(), effect{Key: "retried"}))
 	r.settle(t)
 	rows, _ := effects(t, db)

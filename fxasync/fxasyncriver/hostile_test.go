@@ -190,22 +190,27 @@ func (r *cutRig) keepCountsInTime(t *testing.T, n int, fail func() (heal func())
 }
 
 // A handler that panics is a failure like an error: an in-memory task is
-// not kept at the stop, a fast path is left to River (Deferred), and
-// neither stays tracked.
+// not kept at the stop, a fast path or a submission's commit leaves its
+// job to River (Deferred), and nothing stays tracked.
 func TestPanickingHandlerIsAFailure(t *testing.T) {
 	db, err := openSQLite(filepath.Join(t.TempDir(), "app.db"))
 	require.NoError(t, err)
-	r := newRigWith(t, db, Config{}, func(context.Context, *sql.Tx, effect) error { panic("handler broke") })
+	r := newRigWith(t, db, Config{}, func(context.Context, *sql.Tx, effect) error { panic("handler broke") }, false)
 	for i := range 5 {
 		require.NoError(t, r.kind.Go(context.Background(), effect{Key: fmt.Sprint("mem-", i)}))
-	}
-	for i := range 5 {
 		require.NoError(t, r.kind.Submit(context.Background(), effect{Key: fmt.Sprint("durable-", i)}))
+		tx, err := db.Begin()
+		require.NoError(t, err)
+		j, err := r.kind.InsertTx(context.Background(), tx, effect{Key: fmt.Sprint("fast-", i)})
+		require.NoError(t, err)
+		require.NoError(t, tx.Commit())
+		j.Run(context.Background())
 	}
 	require.Eventually(t, func() bool { return r.sched.Pending() == 0 }, 10*time.Second, time.Millisecond)
-	assert.Equal(t, int64(10), r.sched.Stats().Total.Panicked)
+	assert.Equal(t, int64(10), r.sched.Stats().Total.Panicked, "in-memory tasks and fast paths")
 	st := r.h.Stats()[0]
-	assert.Equal(t, int64(5), st.Deferred)
+	assert.Equal(t, int64(10), st.Deferred, "submissions and fast paths")
+	assert.Zero(t, st.Direct)
 	r.h.mu.Lock()
 	assert.Empty(t, r.h.out, "fast paths settled")
 	r.h.mu.Unlock()
@@ -325,4 +330,79 @@ func TestKeepWithSQLiteRefusingWritesIsCountedInTime(t *testing.T) {
 			require.NoError(t, err)
 		}
 	})
+}
+
+// A submission with an args whose MarshalJSON panics or fails is refused
+// whole, before anything is kept; megabyte fields, invalid UTF-8 and NUL
+// reach the handler's row as they are (SQLite). On Postgres, a NUL, which
+// jsonb refuses, is refused at submission: it could not be kept as a job;
+// invalid UTF-8, which its text refuses, fails the write in the commit,
+// and the job, whose JSON holds U+FFFD instead, is River's to write.
+func TestSubmitOfHostileArgs(t *testing.T) {
+	db, err := openSQLite(filepath.Join(t.TempDir(), "app.db"))
+	require.NoError(t, err)
+	r := newHostileRig(t, db, SQLite, nil)
+	stopAtCleanup(t, r.sched, r.h, db)
+	err = r.kind.SubmitMany(context.Background(), []hostile{{Key: "good"}, {Key: "p", Panic: true}})
+	assert.ErrorContains(t, err, "MarshalJSON panicked: MarshalJSON broke")
+	assert.ErrorContains(t, r.kind.Submit(context.Background(), hostile{Key: "f", Fail: true}), "cannot encode")
+	big := strings.Repeat("x", 1<<20)
+	for _, key := range []string{big, "bad\xffutf8", "nul\x00byte"} {
+		require.NoError(t, r.kind.Submit(context.Background(), hostile{Key: key}))
+	}
+	var n, size int
+	require.NoError(t, db.QueryRow("SELECT COUNT(*), MAX(LENGTH(CAST(key AS BLOB))) FROM effects").Scan(&n, &size))
+	assert.Equal(t, 3, n, "only the three good submissions")
+	assert.Equal(t, 1<<20, size)
+	assert.Equal(t, int64(3), r.h.Stats()[0].Direct)
+
+	pg, err := openPostgres(postgresURL(t))
+	require.NoError(t, err)
+	rp := newHostileRig(t, pg, Postgres, nil)
+	stopAtCleanup(t, rp.sched, rp.h, pg)
+	assert.ErrorContains(t, rp.kind.Submit(context.Background(), hostile{Key: "nul\x00byte"}), "jsonb refuses")
+	require.NoError(t, rp.kind.Submit(context.Background(), hostile{Key: "bad\xffutf8"}))
+	require.Eventually(t, func() bool { rows, _ := effects(t, pg); return rows == 1 }, 30*time.Second, 10*time.Millisecond)
+	var key string
+	require.NoError(t, pg.QueryRow("SELECT key FROM effects").Scan(&key))
+	assert.Equal(t, "bad\ufffdutf8", key)
+	st := rp.h.Stats()[0]
+	assert.Equal(t, int64(1), st.Deferred)
+	assert.Equal(t, int64(1), st.ByQueue)
+}
+
+// With the database refusing connections, a submission fails with the
+// error (it is not answered) within its caller's bound, and the
+// committers carry on once the database is back.
+func TestSubmitDuringAnOutageFailsAndRecovers(t *testing.T) {
+	url := postgresURL(t)
+	db, err := openPostgres(url)
+	require.NoError(t, err)
+	r := newRig(t, db, Config{Dialect: Postgres})
+	require.NoError(t, r.kind.Submit(context.Background(), effect{Key: "before"}))
+	restore := refuseConnections(t, url)
+	defer restore()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	failed := 0
+	for i := range 20 {
+		if r.kind.Submit(ctx, effect{Key: fmt.Sprint("during-", i)}) != nil {
+			failed++
+		}
+	}
+	assert.Equal(t, 20, failed, "answered while the database refused connections")
+	restore()
+	require.Eventually(t, func() bool { return r.kind.Submit(context.Background(), effect{Key: "after"}) == nil },
+		30*time.Second, 100*time.Millisecond)
+	var keys []string
+	rows, err := db.Query("SELECT key FROM effects ORDER BY id")
+	require.NoError(t, err)
+	for rows.Next() {
+		var k string
+		require.NoError(t, rows.Scan(&k))
+		keys = append(keys, k)
+	}
+	assert.Equal(t, "before", keys[0])
+	assert.Equal(t, "after", keys[len(keys)-1])
+	assert.Len(t, keys, 2, "a failed submission was written: %v", keys)
 }

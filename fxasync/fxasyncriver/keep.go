@@ -36,7 +36,11 @@ func (k *Kind[T]) Go(ctx context.Context, args T) error {
 // runMemory is an in-memory task's run: the handler in a transaction of
 // its own.
 func (k *Kind[T]) runMemory(ctx context.Context, args T) error {
-	if err := k.inTx(ctx, args, nil); err != nil {
+	if err := k.prepare(ctx, args); err != nil {
+		return err
+	}
+	err := k.h.inTx(ctx, func(tx *sql.Tx) error { return k.handle(ctx, tx, []T{args}) })
+	if err != nil {
 		return err
 	}
 	k.stats.memory.Add(1)
@@ -196,13 +200,8 @@ func (a encodedArgs) MarshalJSON() ([]byte, error) { return a.raw, nil }
 
 // insertMany inserts params in one transaction.
 func (h *HandOff) insertMany(ctx context.Context, c *river.Client[*sql.Tx], params []river.InsertManyParams) error {
-	tx, err := h.db.BeginTx(ctx, nil)
-	if err != nil {
+	return h.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := c.InsertManyTx(ctx, tx, params)
 		return err
-	}
-	defer func() { _ = tx.Rollback() }()
-	if _, err := c.InsertManyTx(ctx, tx, params); err != nil {
-		return err
-	}
-	return tx.Commit()
+	})
 }

@@ -68,7 +68,7 @@ func TestInMemoryTasksWriteOnce(t *testing.T) {
 			return errors.New("bad row")
 		}
 		return write(ctx, tx, e)
-	})
+	}, false)
 	for i := range 100 {
 		require.NoError(t, r.kind.Go(context.Background(), effect{Key: fmt.Sprint(i)}))
 	}

@@ -24,13 +24,19 @@ type JobArgs = river.JobArgs
 // with the job's claim or completion. It must not commit or roll back tx.
 type Handler[T JobArgs] func(ctx context.Context, tx *sql.Tx, args T) error
 
+// BatchHandler writes the effects of several tasks of a kind inside tx
+// (one multi-row INSERT, say), which the hand-off commits with their jobs'
+// claims or completions; args holds at least one task. It must not commit
+// or roll back tx. Its error fails every task in args.
+type BatchHandler[T JobArgs] func(ctx context.Context, tx *sql.Tx, args []T) error
+
 // Kind is a registered task kind.
 type Kind[T JobArgs] struct {
 	h      *HandOff
 	s      *fxasync.Scheduler // runs its fast paths and in-memory tasks
 	mem    *fxasync.Kind[T]   // its in-memory tasks, kept by the scheduler's Keeper
 	name   string
-	handle Handler[T]
+	handle BatchHandler[T]
 	before func(ctx context.Context, args T) error
 	stats  *kindStats
 	err    error // the registration's error: every submission returns it
@@ -41,12 +47,27 @@ type Kind[T JobArgs] struct {
 // paths and in-memory tasks (make it with this HandOff as its Keeper, as
 // Module does). Register before Start; a kind registered twice, or after
 // Start, makes Start return the error, and every submission of the kind
-// returned (Go, InsertTx, Submit) too.
+// returned (Go, InsertTx, Submit) too. The fast path of jobs committed
+// together calls the handler for each in one transaction.
 func Register[T JobArgs](h *HandOff, s *fxasync.Scheduler, handle Handler[T]) *Kind[T] {
+	return RegisterBatch(h, s, func(ctx context.Context, tx *sql.Tx, args []T) error {
+		for _, a := range args {
+			if err := handle(ctx, tx, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// RegisterBatch is Register with a handler of many tasks at once: the
+// fast path of jobs committed together passes it all of them that it
+// claimed; in-memory tasks and River's worker pass one.
+func RegisterBatch[T JobArgs](h *HandOff, s *fxasync.Scheduler, handle BatchHandler[T]) *Kind[T] {
 	var zero T
 	k := &Kind[T]{h: h, s: s, name: zero.Kind(), handle: handle, stats: &kindStats{}}
 	k.mem = fxasync.NewKind(s, k.name, k.runMemory)
-	err := h.register(k.name, k.stats)
+	err := h.register(k.name, k.stats, k)
 	if err == nil {
 		err = river.AddWorkerSafely[T](h.workers, &worker[T]{k: k})
 	}
@@ -59,7 +80,7 @@ func Register[T JobArgs](h *HandOff, s *fxasync.Scheduler, handle Handler[T]) *K
 	return k
 }
 
-func (h *HandOff) register(name string, st *kindStats) error {
+func (h *HandOff) register(name string, st *kindStats, fast submitter) error {
 	if h.started() != nil {
 		return fmt.Errorf("after Start")
 	}
@@ -67,14 +88,17 @@ func (h *HandOff) register(name string, st *kindStats) error {
 		return fmt.Errorf("registered twice")
 	}
 	h.kinds[name] = st
+	h.fast[name] = fast
 	return nil
 }
 
-// Before sets work that runs before the task's transaction, in the fast
-// path and in River's worker alike: a call to another service, or a wait,
-// that must not hold a database connection meanwhile (with SQLite, the
-// only one). It can run more than once for one task, like any effect
-// outside the database. Set it before Start; it returns k.
+// Before sets work that runs for each task before its transaction, in the
+// fast path and in River's worker alike: a call to another service, or a
+// wait, that must not hold a database connection meanwhile (with SQLite,
+// the only one). A fast path of several jobs runs theirs at once; a task
+// whose Before fails is left out of the transaction, to River's retry. It
+// can run more than once for one task, like any effect outside the
+// database. Set it before Start; it returns k.
 func (k *Kind[T]) Before(f func(ctx context.Context, args T) error) *Kind[T] {
 	k.before = f
 	return k
@@ -118,30 +142,77 @@ func (k *Kind[T]) InsertTx(ctx context.Context, tx *sql.Tx, args T) (*Job, error
 		return nil, fmt.Errorf("fxasyncriver: insert %q: %w", k.name, err)
 	}
 	k.stats.inserted.Add(1)
-	id := res.Job.ID
-	return &Job{run: func(ctx context.Context) { k.runFast(ctx, id, args) }}, nil
+	jobs := []fastJob[T]{{id: res.Job.ID, args: args}}
+	return &Job{run: func(ctx context.Context) { k.runFast(ctx, jobs) }}, nil
 }
 
-// Submit inserts a durable task in a transaction of its own, commits it,
-// and runs it.
+// Submit inserts a durable task and returns once its job has committed:
+// answered without error, the task is kept through a crash. Concurrent
+// submissions share one transaction (group commit, see Config.Committers),
+// and the fast path of the jobs committed together runs them as one batch,
+// in a transaction of its own, with none of the callers' context values.
+// A transaction that fails fails every submission in it, with its error.
+// When the committers' queue is full, Submit refuses at once with an error
+// matching fxasync.ErrFull. When ctx ends first, Submit returns its error:
+// the job may yet commit, and then runs.
 func (k *Kind[T]) Submit(ctx context.Context, args T) error {
+	return k.SubmitMany(ctx, []T{args})
+}
+
+// SubmitMany is Submit for several tasks, all inserted in one transaction,
+// or none. An args that cannot be encoded (its MarshalJSON fails or
+// panics; on Postgres, a \u0000 in it) fails the call before anything is
+// inserted.
+func (k *Kind[T]) SubmitMany(ctx context.Context, args []T) error {
 	if k.err != nil {
 		return k.err
 	}
-	tx, err := k.h.db.BeginTx(ctx, nil)
-	if err != nil {
+	if len(args) == 0 {
+		return nil
+	}
+	s := &submission{ctx: ctx, kind: k, args: args, params: make([]river.InsertManyParams, len(args)), done: make(chan error, 1)}
+	opts := &river.InsertOpts{Queue: k.h.cfg.Queue, ScheduledAt: time.Now().Add(k.h.cfg.Lease)}
+	for i, a := range args {
+		raw, err := encodeArgs(a, k.h.cfg.Dialect)
+		if err != nil {
+			return fmt.Errorf("fxasyncriver: submit %q: %w", k.name, err)
+		}
+		s.params[i] = river.InsertManyParams{Args: encodedArgs{kind: k.name, raw: raw}, InsertOpts: opts}
+	}
+	if err := k.h.enqueue(s); err != nil {
+		if errors.Is(err, fxasync.ErrFull) {
+			k.stats.refused.Add(int64(len(args)))
+		}
 		return err
 	}
-	j, err := k.InsertTx(ctx, tx, args)
-	if err != nil {
-		_ = tx.Rollback()
+	select {
+	case err := <-s.done:
 		return err
+	case <-ctx.Done():
+		return fmt.Errorf("fxasyncriver: submit %q: stopped waiting for the commit, which may yet happen: %w", k.name, context.Cause(ctx))
 	}
-	if err := tx.Commit(); err != nil {
-		return err
+}
+
+func (k *Kind[T]) direct() bool         { return k.before == nil }
+func (k *Kind[T]) counters() *kindStats { return k.stats }
+func (k *Kind[T]) label() string        { return k.name }
+
+// writeDirect writes the tasks of subs in tx: one call of the handler for
+// all. A panic in the handler is its error.
+func (k *Kind[T]) writeDirect(ctx context.Context, tx *sql.Tx, subs []*submission) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler panicked: %s", render(p))
+		}
+	}()
+	all := subs[0].args.([]T)
+	if len(subs) > 1 {
+		all = make([]T, 0, tasks(subs))
+		for _, s := range subs {
+			all = append(all, s.args.([]T)...)
+		}
 	}
-	j.Run(ctx)
-	return nil
+	return k.handle(ctx, tx, all)
 }
 
 // worker is River's worker for a kind: the handler, then the job's
@@ -158,21 +229,16 @@ func (w *worker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	if err := k.prepare(ctx, job.Args); err != nil {
 		return err
 	}
-	tx, err := k.h.db.BeginTx(ctx, nil)
+	err := k.h.inTx(ctx, func(tx *sql.Tx) error {
+		if err := k.h.fence(ctx, tx, job.ID, job.Attempt); err != nil {
+			return err
+		}
+		if err := k.handle(ctx, tx, []T{job.Args}); err != nil {
+			return err
+		}
+		return complete(ctx, k.h.cfg.Dialect, tx, job)
+	})
 	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback() }()
-	if err := k.h.fence(ctx, tx, job.ID, job.Attempt); err != nil {
-		return err
-	}
-	if err := k.handle(ctx, tx, job.Args); err != nil {
-		return err
-	}
-	if err := complete(ctx, k.h.cfg.Dialect, tx, job); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
 		return err
 	}
 	k.stats.byRiver.Add(1)

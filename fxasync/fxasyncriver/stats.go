@@ -11,13 +11,15 @@ import (
 // kindStats are a kind's counters, written by its submissions, fast paths,
 // in-memory runs, the keep and River's worker.
 type kindStats struct {
-	inserted, fast, claimsLost, deferred, memory, kept, byRiver atomic.Int64
+	inserted, refused, direct, fast, claimsLost, deferred, memory, kept, byRiver atomic.Int64
 }
 
 // KindStats are a kind's figures since New, counted in tasks.
 type KindStats struct {
 	Kind       string
-	Inserted   int64 // durable tasks inserted into River (their transaction may have rolled back)
+	Inserted   int64 // durable tasks inserted into River (with InsertTx, the transaction may have rolled back)
+	Refused    int64 // durable tasks a Submit refused: the committers' queue was full
+	Direct     int64 // durable tasks written in their submission's own transaction: no job needed
 	Fast       int64 // durable tasks the fast path claimed and wrote
 	ClaimsLost int64 // fast paths that found River had the job: it ran it, or runs it
 	Deferred   int64 // fast paths that did not run or commit (refused, cut off by the drain, failed): River runs them
@@ -31,7 +33,7 @@ func (h *HandOff) Stats() []KindStats {
 	out := make([]KindStats, 0, len(h.kinds))
 	for _, k := range slices.Sorted(maps.Keys(h.kinds)) {
 		s := h.kinds[k]
-		out = append(out, KindStats{Kind: k, Inserted: s.inserted.Load(), Fast: s.fast.Load(),
+		out = append(out, KindStats{Kind: k, Inserted: s.inserted.Load(), Refused: s.refused.Load(), Direct: s.direct.Load(), Fast: s.fast.Load(),
 			ClaimsLost: s.claimsLost.Load(), Deferred: s.deferred.Load(), Memory: s.memory.Load(),
 			Kept: s.kept.Load(), ByQueue: s.byRiver.Load()})
 	}
