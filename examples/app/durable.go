@@ -42,12 +42,16 @@ func handOffOptions(cfg Config) fx.Option {
 	)
 }
 
-// registerUsage registers usage rows as a kind: River's worker (and the
-// fast path, with -durable) writes one row per job. The write delay
-// (-log-delay) is spent before the transaction: it must not hold SQLite's
-// one connection, which River's own queries share.
+// registerUsage registers usage rows as a kind, written many to one
+// INSERT: with -durable, those submitted together are written in their
+// commit; River's worker writes one. A write delay (-log-delay) is spent
+// before the transaction, as Before work: it must not hold SQLite's one
+// connection, which River's own queries share. With it, a submission is a
+// job, which the fast path claims and writes.
 func registerUsage(h *fxasyncriver.HandOff, s *fxasync.Scheduler, d *DB) *fxasyncriver.Kind[Usage] {
-	return fxasyncriver.Register(h, s, func(ctx context.Context, tx *sql.Tx, u Usage) error {
-		return d.insertUsageTx(ctx, tx, []Usage{u})
-	}).Before(func(ctx context.Context, _ Usage) error { return d.wait(ctx) })
+	k := fxasyncriver.RegisterBatch(h, s, d.insertUsageTx)
+	if d.delay > 0 {
+		k.Before(func(ctx context.Context, _ Usage) error { return d.wait(ctx) })
+	}
+	return k
 }

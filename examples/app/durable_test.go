@@ -59,7 +59,7 @@ func durableSIGKILL(t *testing.T, bin, dsn string) {
 // returns its URL; it is dropped when the test ends. Without the variable
 // the test is skipped, visibly — or fails when CI is set: .ci/run must
 // start Postgres and set it.
-func postgresDB(t *testing.T) string {
+func postgresDB(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("FXASYNC_POSTGRES_URL")
 	if base == "" {

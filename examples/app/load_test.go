@@ -44,8 +44,39 @@ func BenchmarkChatLoad(b *testing.B) {
 	}
 }
 
+// BenchmarkDurableLoad is ChatLoad's -durable against its default (usage
+// rows batched in memory), on SQLite and on Postgres (a new database on
+// FXASYNC_POSTGRES_URL's server), at 16 and 128 clients: what making each
+// row durable before the answer costs the service.
+//
+//	go test -run '^$' -bench DurableLoad -benchtime 20000x -count 5 .   (in examples/app)
+func BenchmarkDurableLoad(b *testing.B) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		for _, clients := range []int{16, 128} {
+			for _, mode := range []string{"batch", "durable"} {
+				b.Run(fmt.Sprintf("db=%s/clients=%d/mode=%s", db, clients, mode), func(b *testing.B) {
+					dsn := filepath.Join(b.TempDir(), "load.db")
+					if db == "postgres" {
+						dsn = postgresDB(b)
+					}
+					addr, _ := startInProcessOn(b, dsn, "0s", mode)
+					lat, took := load(b, addr, b.N, clients)
+					b.ReportMetric(percentile(lat, 50), "p50-ms")
+					b.ReportMetric(percentile(lat, 99), "p99-ms")
+					b.ReportMetric(float64(b.N)/took.Seconds(), "req/s")
+				})
+			}
+		}
+	}
+}
+
 func startInProcess(b *testing.B, delay, mode string) (string, *Writers) {
-	args := []string{"-addr", "127.0.0.1:0", "-db", filepath.Join(b.TempDir(), "load.db"), "-log-delay", delay}
+	return startInProcessOn(b, filepath.Join(b.TempDir(), "load.db"), delay, mode)
+}
+
+// startInProcessOn starts the service on the database dsn.
+func startInProcessOn(b *testing.B, dsn, delay, mode string) (string, *Writers) {
+	args := []string{"-addr", "127.0.0.1:0", "-db", dsn, "-log-delay", delay}
 	switch mode {
 	case "sync":
 		args = append(args, "-sync-log")
