@@ -2,7 +2,8 @@
 // is impl=NAME or mode=NAME and prints, per benchmark, CPU count and unit, the
 // median of each and its ratio to the baseline from the same input: the first
 // of impl=floor, mode=none (no usage logging), mode=task (one task per row),
-// mode=memory (an in-memory submit) that the benchmark has.
+// mode=memory (an in-memory submit), mode=tx-per-row (a durable row's own
+// transaction), mode=batch (the example's default) that the benchmark has.
 package main
 
 import (
@@ -58,7 +59,7 @@ func main() {
 
 func print(k key, byImpl map[string][]float64) {
 	var floor float64
-	for _, base := range []string{"floor", "none", "task", "memory"} {
+	for _, base := range []string{"floor", "none", "task", "memory", "tx-per-row", "batch"} {
 		if v, ok := byImpl[base]; ok {
 			floor = median(v)
 			break
