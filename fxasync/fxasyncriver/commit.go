@@ -127,39 +127,40 @@ func (cm *committers) run() {
 // gather adds to group the submissions waiting now, and those arriving
 // within the commit window, up to maxGroup jobs.
 func (cm *committers) gather(group []*submission) []*submission {
-	n := len(group[0].params)
 	var window <-chan time.Time
 	if w := cm.h.cfg.CommitWindow; w > 0 {
 		t := time.NewTimer(w)
 		defer t.Stop()
 		window = t.C
 	}
-	for n < maxGroup {
-		select {
-		case s, ok := <-cm.queue:
-			if !ok {
-				return group
-			}
-			group = append(group, s)
-			n += len(s.params)
-			continue
-		default:
-		}
-		if window == nil {
+	for n := len(group[0].params); n < maxGroup; {
+		s, ok := cm.poll(window)
+		if !ok {
 			return group
 		}
-		select {
-		case s, ok := <-cm.queue:
-			if !ok {
-				return group
-			}
-			group = append(group, s)
-			n += len(s.params)
-		case <-window:
-			return group
-		}
+		group = append(group, s)
+		n += len(s.params)
 	}
 	return group
+}
+
+// poll returns a submission waiting now or, with a window, arriving before
+// it ends; false when there is none (or the queue is closed).
+func (cm *committers) poll(window <-chan time.Time) (*submission, bool) {
+	select {
+	case s, ok := <-cm.queue:
+		return s, ok
+	default:
+	}
+	if window == nil {
+		return nil, false
+	}
+	select {
+	case s, ok := <-cm.queue:
+		return s, ok
+	case <-window:
+		return nil, false
+	}
 }
 
 // commit keeps the tasks of the group's callers still waiting in one

@@ -142,23 +142,32 @@ func TestSubmissionWhoseCallerGaveUpIsNotKept(t *testing.T) {
 // jobs runnable at once, in that same transaction: each is then written
 // once by River's worker, the failing one after its retry.
 func TestFailedWriteInTheCommitIsHandedToRiver(t *testing.T) {
+	st := submitWithABadTask(t, false, 1)
+	assert.Equal(t, KindStats{Kind: "effect", Inserted: 3, Deferred: 3, ByQueue: 3}, st)
+}
+
+// submitWithABadTask submits three tasks in one SubmitMany, the second of
+// which fails its first failures writes; it waits until all three are
+// written once, and returns the kind's figures. With leased, the kind has
+// Before work.
+func submitWithABadTask(t *testing.T, leased bool, failures int64) KindStats {
 	db, err := openSQLite(filepath.Join(t.TempDir(), "app.db"))
 	require.NoError(t, err)
 	write := writeEffect(SQLite)
-	var failed atomic.Bool
-	r := newRigWith(t, db, Config{PollInterval: 10 * time.Millisecond}, func(ctx context.Context, tx *sql.Tx, e effect) error {
-		if e.Key == "bad" && failed.CompareAndSwap(false, true) {
-			return errors.New("bad row, once")
-		}
-		return write(ctx, tx, e)
-	}, false)
+	var calls atomic.Int64
+	r := newRigWith(t, db, Config{Lease: 100 * time.Millisecond, PollInterval: 10 * time.Millisecond},
+		func(ctx context.Context, tx *sql.Tx, e effect) error {
+			if e.Key == "bad" && calls.Add(1) <= failures {
+				return errors.New("bad row")
+			}
+			return write(ctx, tx, e)
+		}, leased)
 	require.NoError(t, r.kind.SubmitMany(context.Background(), []effect{{Key: "a"}, {Key: "bad"}, {Key: "c"}}))
 	r.settle(t)
 	rows, distinct := effects(t, db)
 	assert.Equal(t, 3, rows)
 	assert.Equal(t, 3, distinct)
-	st := r.h.Stats()[0]
-	assert.Equal(t, KindStats{Kind: "effect", Inserted: 3, Deferred: 3, ByQueue: 3}, st)
+	return r.h.Stats()[0]
 }
 
 // A fast path of several jobs claims only those River never tried, and
@@ -190,15 +199,7 @@ func TestFastPathBatchClaimsOnlyWaitingJobs(t *testing.T) {
 
 	r.kind.runFast(context.Background(), jobs)
 	require.Eventually(t, func() bool { return r.sched.Pending() == 0 }, 10*time.Second, time.Millisecond)
-	var keys []string
-	krows, err := db.Query("SELECT key FROM effects ORDER BY key")
-	require.NoError(t, err)
-	for krows.Next() {
-		var k string
-		require.NoError(t, krows.Scan(&k))
-		keys = append(keys, k)
-	}
-	assert.Equal(t, []string{"0", "2"}, keys)
+	assert.Equal(t, []string{"0", "2"}, effectKeys(t, db, "key"))
 	st := r.h.Stats()[0]
 	assert.Equal(t, int64(2), st.Fast)
 	assert.Equal(t, int64(1), st.ClaimsLost)
@@ -207,23 +208,7 @@ func TestFastPathBatchClaimsOnlyWaitingJobs(t *testing.T) {
 // One task whose handler fails does not hold back the others of its fast
 // path: they are written one by one, it is left to River's retry.
 func TestFastPathBatchIsolatesAFailingTask(t *testing.T) {
-	db, err := openSQLite(filepath.Join(t.TempDir(), "app.db"))
-	require.NoError(t, err)
-	write := writeEffect(SQLite)
-	var failures atomic.Int64
-	r := newRigWith(t, db, Config{Lease: 100 * time.Millisecond, PollInterval: 10 * time.Millisecond},
-		func(ctx context.Context, tx *sql.Tx, e effect) error {
-			if e.Key == "bad" && failures.Add(1) <= 2 { // the batch's try and its own
-				return errors.New("bad row")
-			}
-			return write(ctx, tx, e)
-		}, true)
-	require.NoError(t, r.kind.SubmitMany(context.Background(), []effect{{Key: "a"}, {Key: "bad"}, {Key: "c"}}))
-	r.settle(t)
-	rows, distinct := effects(t, db)
-	assert.Equal(t, 3, rows)
-	assert.Equal(t, 3, distinct)
-	st := r.h.Stats()[0]
+	st := submitWithABadTask(t, true, 2) // the batch's try and its own
 	assert.Equal(t, KindStats{Kind: "effect", Inserted: 3, Fast: 2, Deferred: 1, ByQueue: 1}, st)
 }
 

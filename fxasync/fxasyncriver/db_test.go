@@ -104,6 +104,21 @@ func effects(t testing.TB, db *sql.DB) (rows, distinct int) {
 	return rows, distinct
 }
 
+// effectKeys returns the keys of the rows written, ordered by column by.
+func effectKeys(t testing.TB, db *sql.DB, by string) []string {
+	rows, err := db.Query("SELECT key FROM effects ORDER BY " + by)
+	require.NoError(t, err)
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		require.NoError(t, rows.Scan(&k))
+		keys = append(keys, k)
+	}
+	require.NoError(t, rows.Err())
+	return keys
+}
+
 // unfinished counts River's jobs not yet completed (or discarded).
 func unfinished(t testing.TB, db *sql.DB) int {
 	var n int

@@ -69,9 +69,10 @@ type Config struct {
 	RescueAfter time.Duration
 	// Committers is how many transactions of submissions (Kind.Submit) may
 	// be in flight at once. Each commits, in one transaction, every
-	// submission waiting when it starts (at most 1,000 jobs): under load,
-	// what gathered while the previous transaction ran. Default 1 on SQLite
-	// (one connection), 2 on Postgres.
+	// submission waiting when it starts, up to 1,000 tasks (a larger
+	// SubmitMany is a transaction of its own): under load, what gathered
+	// while the previous transaction ran. Default 1 on SQLite (one
+	// connection), 2 on Postgres.
 	Committers int
 	// CommitWindow is how long a committer waits, after a first
 	// submission, for others to share its transaction: more jobs per

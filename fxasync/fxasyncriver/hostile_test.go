@@ -394,14 +394,7 @@ func TestSubmitDuringAnOutageFailsAndRecovers(t *testing.T) {
 	restore()
 	require.Eventually(t, func() bool { return r.kind.Submit(context.Background(), effect{Key: "after"}) == nil },
 		30*time.Second, 100*time.Millisecond)
-	var keys []string
-	rows, err := db.Query("SELECT key FROM effects ORDER BY id")
-	require.NoError(t, err)
-	for rows.Next() {
-		var k string
-		require.NoError(t, rows.Scan(&k))
-		keys = append(keys, k)
-	}
+	keys := effectKeys(t, db, "id")
 	assert.Equal(t, "before", keys[0])
 	assert.Equal(t, "after", keys[len(keys)-1])
 	assert.Len(t, keys, 2, "a failed submission was written: %v", keys)
