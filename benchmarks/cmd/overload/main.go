@@ -35,8 +35,9 @@ func main() {
 	clients := flag.Int("clients", 128, "keep-alive chat clients")
 	senders := flag.Int("senders", 4, "senders of 1 MB trace streams")
 	duration := flag.Duration("duration", 60*time.Second, "how long the load runs")
+	extra := flag.String("args", "", "more flags for the service, space-separated (-durable, -db postgres://…)")
 	flag.Parse()
-	addr, cmd := start(*bin)
+	addr, cmd := start(*bin, strings.Fields(*extra)...)
 	var w window
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -52,8 +53,8 @@ func main() {
 	go func() { exited <- cmd.Wait() }()
 	rows, stopped := sample(addr, cmd, *duration, &w, exited, stop)
 	wg.Wait()
-	header := fmt.Sprintf("# %s clients=%d senders=%d duration=%v; SIGTERM at %v: %s\nseconds,p99_ms,pending,rss_mb\n",
-		filepath.Base(*bin), *clients, *senders, *duration, *duration, stopped)
+	header := fmt.Sprintf("# %s %s clients=%d senders=%d duration=%v; SIGTERM at %v: %s\nseconds,p99_ms,pending,rss_mb\n",
+		filepath.Base(*bin), *extra, *clients, *senders, *duration, *duration, stopped)
 	if err := os.WriteFile(*out, []byte(header+strings.Join(rows, "\n")+"\n"), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -65,7 +66,7 @@ const killAfter = 30 * time.Second
 
 // start runs bin on a free loopback port with a new database and waits
 // until it answers.
-func start(bin string) (string, *exec.Cmd) {
+func start(bin string, extra ...string) (string, *exec.Cmd) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)
@@ -76,7 +77,7 @@ func start(bin string) (string, *exec.Cmd) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-addr", addr, "-db", filepath.Join(dir, "app.db"))
+	cmd := exec.Command(bin, append([]string{"-addr", addr, "-db", filepath.Join(dir, "app.db")}, extra...)...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		log.Fatal(err)
