@@ -66,7 +66,7 @@ type committers struct {
 	ctx    context.Context // ends when Stop's time for the committers does
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	groups atomic.Int64 // transactions committed: jobs per group is Inserted over this
+	groups atomic.Int64 // transactions committed: tasks per commit is (Inserted + Direct) over this
 }
 
 func startCommitters(h *HandOff, c *river.Client[*sql.Tx]) *committers {
@@ -96,8 +96,10 @@ func (h *HandOff) enqueue(s *submission) error {
 	}
 }
 
-// stop lets the committers insert what is queued until ctx ends, then
-// fails what is left; called once enqueue refuses (h.commits is nil).
+// stop lets the committers keep what is queued until ctx ends, then
+// cancels their transactions, which fails what is left, and returns: a
+// handler that ignores its context is left behind, not waited for. Called
+// once enqueue refuses (h.commits is nil).
 func (cm *committers) stop(ctx context.Context) {
 	if cm == nil {
 		return
@@ -108,8 +110,6 @@ func (cm *committers) stop(ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		cm.cancel() // transactions fail at once; the queue's rest with them
-		<-done
 	}
 	cm.cancel()
 }

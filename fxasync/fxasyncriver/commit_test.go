@@ -252,3 +252,25 @@ func TestStopLosesNoAnsweredSubmission(t *testing.T) {
 		})
 	}
 }
+
+// A handler that ignores its context does not hold up Stop: Stop returns
+// within its bound, and the submission it held fails.
+func TestStopIsBoundedByAHandlerThatIgnoresItsContext(t *testing.T) {
+	r, entered, release := blockingRig(t, Config{})
+	answered := make(chan error, 1)
+	go func() { answered <- r.kind.Submit(context.Background(), effect{Key: "block"}) }()
+	<-entered
+	require.NoError(t, r.sched.Drain(context.Background()))
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.h.Stop(ctx) }()
+	select {
+	case err := <-stopped:
+		assert.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Stop waited for the handler")
+	}
+	close(release)
+	assert.Error(t, <-answered, "its transaction was cancelled: not answered")
+}
