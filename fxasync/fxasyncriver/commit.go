@@ -178,12 +178,14 @@ func (cm *committers) commit(group []*submission) {
 		return
 	}
 	rows, err := cm.keep(live)
+	if err == nil { // counted before any caller is answered: its figures include it
+		cm.groups.Add(1)
+		cm.counted(live, rows)
+	}
 	for _, s := range live {
 		s.done <- err
 	}
 	if err == nil {
-		cm.groups.Add(1)
-		cm.counted(live)
 		cm.h.startFastPaths(rows)
 	}
 }
@@ -287,9 +289,12 @@ func tasks(subs []*submission) (n int) {
 	return n
 }
 
-// counted counts the committed group's tasks written and handed to River
-// (startFastPaths counts those inserted).
-func (cm *committers) counted(group []*submission) {
+// counted counts the committed group's tasks: jobs inserted (rows), tasks
+// written, and tasks handed to River.
+func (cm *committers) counted(group []*submission, rows []*rivertype.JobRow) {
+	for _, r := range rows {
+		cm.h.kinds[r.Kind].inserted.Add(1)
+	}
 	for _, s := range group {
 		switch s.way {
 		case written:
@@ -300,12 +305,9 @@ func (cm *committers) counted(group []*submission) {
 	}
 }
 
-// startFastPaths counts the jobs inserted, and starts, for each kind among
-// the leased ones, one fast path for all of its jobs.
+// startFastPaths starts, for each kind among the leased jobs of rows, one
+// fast path for all of its jobs.
 func (h *HandOff) startFastPaths(rows []*rivertype.JobRow) {
-	for _, r := range rows {
-		h.kinds[r.Kind].inserted.Add(1)
-	}
 	rows = slices.DeleteFunc(rows, func(r *rivertype.JobRow) bool { return r.State != rivertype.JobStateScheduled })
 	for len(rows) > 0 {
 		kind, same := rows[0].Kind, 0

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/fxtools/background/fxasync"
@@ -146,24 +147,31 @@ func (k *Kind[T]) InsertTx(ctx context.Context, tx *sql.Tx, args T) (*Job, error
 	return &Job{run: func(ctx context.Context) { k.runFast(ctx, jobs) }}, nil
 }
 
-// Submit inserts a durable task and returns once its job has committed:
-// answered without error, the task is kept through a crash. Concurrent
-// submissions share one transaction (group commit, see Config.Committers),
-// and the fast path of the jobs committed together runs them as one batch,
-// in a transaction of its own, with none of the callers' context values.
-// A transaction that fails fails every submission in it, with its error.
-// When the committers' queue is full, Submit refuses at once with an error
-// matching fxasync.ErrFull. When ctx ends first, Submit returns its error:
-// the job may yet commit, and then runs.
+// Submit keeps a durable task and returns once it is committed: answered
+// without error, the task is kept through a crash. Concurrent submissions
+// share one transaction (group commit, see Config.Committers). A kind
+// without Before work is written in it, by one call of the handler for the
+// kind's tasks there; a kind with Before work is a job there, which the
+// fast path then claims and writes, with the other jobs of that commit, in
+// a transaction of its own. Both run the handler with none of the callers'
+// context values. A transaction that fails fails every submission in it,
+// with its error. When the committers' queue is full, Submit refuses at
+// once with an error matching fxasync.ErrFull. When ctx ends first, Submit
+// returns its error: the task may yet commit.
 func (k *Kind[T]) Submit(ctx context.Context, args T) error {
-	return k.SubmitMany(ctx, []T{args})
+	return k.submit(ctx, []T{args})
 }
 
-// SubmitMany is Submit for several tasks, all inserted in one transaction,
-// or none. An args that cannot be encoded (its MarshalJSON fails or
-// panics; on Postgres, a \u0000 in it) fails the call before anything is
-// inserted.
+// SubmitMany is Submit for several tasks, all kept in one transaction, or
+// none. An args that cannot be encoded (its MarshalJSON fails or panics; on
+// Postgres, a \u0000 in it) fails the call before anything is kept. args
+// is copied: the caller may reuse it once SubmitMany returns.
 func (k *Kind[T]) SubmitMany(ctx context.Context, args []T) error {
+	return k.submit(ctx, slices.Clone(args))
+}
+
+// submit is Submit and SubmitMany, for args the committers may own.
+func (k *Kind[T]) submit(ctx context.Context, args []T) error {
 	if k.err != nil {
 		return k.err
 	}
