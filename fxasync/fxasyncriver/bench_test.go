@@ -2,9 +2,7 @@ package fxasyncriver
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -12,8 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkSubmit measures what a request pays to hand over one task of a
@@ -66,37 +62,22 @@ func BenchmarkSubmit(b *testing.B) {
 //
 //	go test -run '^$' -bench DurableRows -benchtime 20000x -count 5 .   (in fxasync/fxasyncriver)
 func BenchmarkDurableRows(b *testing.B) {
-	for _, db := range []string{"sqlite", "postgres"} {
+	for _, db := range []struct {
+		name    string
+		dialect Dialect
+	}{{"sqlite", SQLite}, {"postgres", Postgres}} {
 		for _, clients := range []int{16, 128} {
 			for _, mode := range []string{"tx-per-row", "group", "group-leased"} {
-				b.Run(fmt.Sprintf("db=%s/clients=%d/mode=%s", db, clients, mode), func(b *testing.B) {
-					benchDurableRows(b, openBenchDB(b, db), db, clients, mode)
+				b.Run(fmt.Sprintf("db=%s/clients=%d/mode=%s", db.name, clients, mode), func(b *testing.B) {
+					benchDurableRows(b, db.dialect, clients, mode)
 				})
 			}
 		}
 	}
 }
 
-// openBenchDB opens a new database of the dialect for a benchmark.
-func openBenchDB(b *testing.B, dialect string) *sql.DB {
-	if dialect == "sqlite" {
-		db, err := openSQLite(filepath.Join(b.TempDir(), "bench.db"))
-		require.NoError(b, err)
-		return db
-	}
-	if os.Getenv("FXASYNC_POSTGRES_URL") == "" {
-		b.Skip("FXASYNC_POSTGRES_URL is unset")
-	}
-	db, err := openPostgres(postgresURL(b))
-	require.NoError(b, err)
-	return db
-}
-
-func benchDurableRows(b *testing.B, db *sql.DB, dialect string, clients int, mode string) {
-	cfg := Config{}
-	if dialect == "postgres" {
-		cfg.Dialect = Postgres
-	}
+func benchDurableRows(b *testing.B, d Dialect, clients int, mode string) {
+	db, cfg := testDB(b, d), Config{Dialect: d}
 	r := newRigWith(b, db, cfg, writeEffect(cfg.Dialect), mode == "group-leased")
 	submit := r.kind.Submit
 	if mode == "tx-per-row" {

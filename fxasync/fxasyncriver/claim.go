@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,13 +28,16 @@ type fastJob[T JobArgs] struct {
 }
 
 // runCommitted starts the fast path of jobs the committers inserted, as
-// one batch.
+// batches of at most maxGroup (a larger SubmitMany's), each claimed with
+// one statement, well under SQLite's and Postgres' limits on parameters.
 func (k *Kind[T]) runCommitted(rows []*rivertype.JobRow) {
-	jobs := make([]fastJob[T], len(rows))
-	for i, r := range rows {
-		jobs[i] = fastJob[T]{id: r.ID, raw: r.EncodedArgs}
+	for chunk := range slices.Chunk(rows, maxGroup) {
+		jobs := make([]fastJob[T], len(chunk))
+		for i, r := range chunk {
+			jobs[i] = fastJob[T]{id: r.ID, raw: r.EncodedArgs}
+		}
+		k.runFast(context.Background(), jobs)
 	}
-	k.runFast(context.Background(), jobs)
 }
 
 // runFast submits the claim-and-run of jobs, as one task, to the

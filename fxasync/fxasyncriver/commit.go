@@ -19,9 +19,8 @@ import (
 	"github.com/riverqueue/river/rivertype"
 )
 
-// maxGroup is the most jobs one group commit inserts: a fast-path batch
-// claims them with one statement, well under SQLite's and Postgres' limits
-// on a statement's parameters.
+// maxGroup is the most tasks one group commit gathers (a larger SubmitMany
+// is a commit of its own), and the most jobs one fast-path batch claims.
 const maxGroup = 1000
 
 // submission is one Submit or SubmitMany waiting for its commit.
@@ -220,8 +219,8 @@ func (cm *committers) keep(group []*submission) (_ []*rivertype.JobRow, err erro
 			}
 			return rows, nil
 		}
-		cm.h.log.Warn("fxasyncriver: writing submitted tasks in their commit failed; River runs them",
-			"kind", render(failed.kind), "error", render(failed.err))
+		cm.h.log.Warn("fxasyncriver: a handler failed in its commit; the commit is tried again with its tasks as River jobs",
+			"kind", render(failed.sub.label()), "error", render(failed.err))
 		for _, s := range group {
 			if s.kind == failed.sub {
 				s.way = handed
@@ -232,12 +231,11 @@ func (cm *committers) keep(group []*submission) (_ []*rivertype.JobRow, err erro
 
 // handlerError is a kind's handler failing in a commit.
 type handlerError struct {
-	sub  submitter
-	kind string
-	err  error
+	sub submitter
+	err error
 }
 
-func (e *handlerError) Error() string { return e.kind + ": " + e.err.Error() }
+func (e *handlerError) Error() string { return render(e.sub.label()) + ": " + e.err.Error() }
 
 // write writes in tx the tasks of kinds without Before work, and returns
 // the jobs to insert: the other kinds', leased for their fast path, and
@@ -263,7 +261,7 @@ func (cm *committers) write(tx *sql.Tx, group []*submission) (jobs []river.Inser
 			}
 		}
 		if err := s.kind.writeDirect(cm.ctx, tx, same); err != nil {
-			return nil, &handlerError{sub: s.kind, kind: s.kind.label(), err: err}
+			return nil, &handlerError{sub: s.kind, err: err}
 		}
 		for _, o := range same {
 			o.way = written
@@ -320,14 +318,4 @@ func (h *HandOff) startFastPaths(rows []*rivertype.JobRow) {
 		h.fast[kind].runCommitted(rows[:same])
 		rows = rows[same:]
 	}
-}
-
-// groups is how many group commits this HandOff made since Start.
-func (h *HandOff) groups() int64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.commits == nil {
-		return 0
-	}
-	return h.commits.groups.Load()
 }

@@ -58,7 +58,7 @@ func TestGroupCommitWritesEveryAnsweredTaskOnce(t *testing.T) {
 }
 
 // testDB is a new database of the dialect with the effects table.
-func testDB(t *testing.T, d Dialect) *sql.DB {
+func testDB(t testing.TB, d Dialect) *sql.DB {
 	if d == Postgres {
 		db, err := openPostgres(postgresURL(t))
 		require.NoError(t, err)
@@ -84,6 +84,16 @@ func blockingRig(t *testing.T, cfg Config) (r *rig, entered, release chan struct
 		return write(ctx, tx, e)
 	}, false)
 	return r, entered, release
+}
+
+// groups is how many group commits the rig's HandOff made since Start.
+func (h *HandOff) groups() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.commits == nil {
+		return 0
+	}
+	return h.commits.groups.Load()
 }
 
 // queued is how many submissions wait for a committer.
@@ -273,4 +283,24 @@ func TestStopIsBoundedByAHandlerThatIgnoresItsContext(t *testing.T) {
 	}
 	close(release)
 	assert.Error(t, <-answered, "its transaction was cancelled: not answered")
+}
+
+// A SubmitMany larger than a commit's group is one commit, and its jobs
+// are claimed in fast paths of at most maxGroup each.
+func TestLargeSubmitManyIsClaimedInChunks(t *testing.T) {
+	db, err := openSQLite(filepath.Join(t.TempDir(), "app.db"))
+	require.NoError(t, err)
+	r := newRigWith(t, db, Config{}, writeEffect(SQLite), true)
+	args := make([]effect, 2*maxGroup+500)
+	for i := range args {
+		args[i] = effect{Key: strconv.Itoa(i)}
+	}
+	require.NoError(t, r.kind.SubmitMany(context.Background(), args))
+	r.settle(t)
+	rows, distinct := effects(t, db)
+	assert.Equal(t, len(args), rows)
+	assert.Equal(t, len(args), distinct)
+	assert.Equal(t, int64(len(args)), r.h.Stats()[0].Fast)
+	assert.Equal(t, int64(1), r.h.groups())
+	assert.Equal(t, int64(3), r.sched.Stats().Total.Submitted, "fast paths of 1,000, 1,000 and 500")
 }
