@@ -19,9 +19,10 @@ import (
 // BenchmarkChatLoad loads POST /v1/chat/completions over loopback HTTP with
 // 16 or 128 keep-alive clients and usage logged through the batcher
 // (mode=batch, the default), not at all (mode=none, -no-usage), in the
-// handler (mode=sync, -sync-log) or as durable jobs (mode=durable,
-// -durable), with a database that takes 0 or 5 ms per
-// write. It reports the p50 and p99 latency and the throughput seen by the
+// handler (mode=sync, -sync-log) or durable (mode=durable, -durable:
+// written in the commit the requests share; with the 5 ms write delay, as
+// River jobs the fast path claims), with a database that takes 0 or 5 ms
+// per write. It reports the p50 and p99 latency and the throughput seen by the
 // clients, and for mode=batch the rows written per transaction.
 //
 //	go test -run '^$' -bench ChatLoad -benchtime 20000x -count 5 .   (in examples/app)
