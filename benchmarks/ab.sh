@@ -6,6 +6,7 @@
 #
 #   benchmarks/ab.sh c0c04e4 HEAD          # N=10 rounds
 #   N=4 BENCH='BenchmarkGo$' benchmarks/ab.sh HEAD~1 HEAD
+#   LATENCY=1 benchmarks/ab.sh HEAD~1 HEAD # adds start latency and CPU per task
 set -euo pipefail
 cd "$(dirname "$0")"
 OLD=${1:?old revision}; NEW=${2:?new revision}
@@ -25,6 +26,10 @@ for i in $(seq "$N"); do
     "$work/$side.test" -test.run '^$' -test.bench "$BENCH" -test.benchtime 200000x -test.count 1 -test.cpu 1,2 >>"$out/$side.txt"
     "$work/$side.test" -test.run '^$' -test.bench 'BenchmarkDrainWakeup' -test.benchtime 3000x -test.count 1 -test.cpu 1,2 |
       grep DrainWakeup >>"$out/$side.txt" || true
+    if [ -n "${LATENCY:-}" ]; then # start latency and CPU per task: one sample per task, 2,000 a round
+      "$work/$side.test" -test.run '^$' -test.bench 'BenchmarkStartLatency|BenchmarkCPUPerTask' -test.benchtime 2000x \
+        -test.count 1 -test.cpu 1,2 | grep -E 'StartLatency|CPUPerTask' >>"$out/$side.txt" || true
+    fi
   done
 done
 for side in old new; do

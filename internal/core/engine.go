@@ -151,7 +151,11 @@ func (e *Engine) push(ctx context.Context, label string, c *Counters, fn Func, p
 
 // newTask is a task that has passed the gate, started now.
 func (e *Engine) newTask(ctx context.Context, label string, c *Counters, fn Func, pc uintptr, x *taskExt) *task {
-	t := &task{parent: ctx, fn: fn, label: label, stats: c, pc: pc, ext: x}
+	t, _ := freshTasks.Get().(*task)
+	if t == nil {
+		t = new(task)
+	}
+	t.parent, t.ext, t.fn, t.label, t.stats, t.pc = ctx, x, fn, label, c, pc
 	t.start.Store(e.now())
 	return t
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -32,6 +33,14 @@ type task struct {
 	pc     uintptr // where it was submitted, with Config.CallSites
 	next   atomic.Pointer[task]
 }
+
+// freshTasks holds task records never used. A worker allocates one after
+// each task it runs, so a submission usually finds one here: the allocator's
+// slow path (a new span every hundred records or so, microseconds on a heap
+// that has not yet been touched) falls on the worker, not on the caller of
+// Go. A record is never reused: a task is the context its function got, and
+// that context may outlive the task.
+var freshTasks sync.Pool
 
 // taskExt is what a task that has failed once carries on: its attempts and
 // when the next is due. Tasks that never fail never allocate one.
