@@ -98,7 +98,7 @@ func (p *pool) work() {
 		for ; t != nil; t = p.take(false) {
 			w.cur.Store(t)
 			p.run(t)
-			freshTasks.Put(new(task))
+			freshTasks.Put(spareTask())
 		}
 		w.cur.Store(nil)
 		p.spare.Add(1)

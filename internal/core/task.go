@@ -36,11 +36,19 @@ type task struct {
 
 // freshTasks holds task records never used. A worker allocates one after
 // each task it runs, so a submission usually finds one here: the allocator's
-// slow path (a new span every hundred records or so, microseconds on a heap
-// that has not yet been touched) falls on the worker, not on the caller of
-// Go. A record is never reused: a task is the context its function got, and
-// that context may outlive the task.
+// slow path (a new span every hundred records or so) and the first write to
+// a page of fresh memory (a page fault, microseconds) fall on the worker, not
+// on the caller of Go. A record is never reused: a task is the context its
+// function got, and that context may outlive the task.
 var freshTasks sync.Pool
+
+// spareTask is a record for freshTasks, written once so that its page is
+// touched here.
+func spareTask() *task {
+	t := new(task)
+	t.start.Store(finished)
+	return t
+}
 
 // taskExt is what a task that has failed once carries on: its attempts and
 // when the next is due. Tasks that never fail never allocate one.
