@@ -151,7 +151,7 @@ func (e *Engine) push(ctx context.Context, label string, c *Counters, fn Func, p
 
 // newTask is a task that has passed the gate, started now.
 func (e *Engine) newTask(ctx context.Context, label string, c *Counters, fn Func, pc uintptr, x *taskExt) *task {
-	t, _ := freshTasks.Get().(*task)
+	t := e.pool.fresh.Swap(nil)
 	if t == nil {
 		t = new(task)
 	}

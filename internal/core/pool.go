@@ -31,14 +31,17 @@ import (
 // the other's word, so one of them sees the other).
 //
 // Layout, one cache line each: the words a submitter reads on every push
-// (spare, parked, wake), rarely written; the queue's tail, which submitters
-// swap; the queue's head and mu, which workers write on every take.
+// (spare, parked, wake), rarely written; fresh, which submitters take and
+// workers fill; the queue's tail, which submitters swap; the queue's head
+// and mu, which workers write on every take.
 type pool struct {
 	spare   atomic.Int32 // workers not running a task, parked ones included
 	parked  atomic.Int32 // spare workers asleep in park
 	wake    chan struct{}
 	quit    chan struct{} // closed when the engine has drained: idle workers exit
 	_       [40]byte
+	fresh   atomic.Pointer[task] // a record never used, for the next submission (see spareTask)
+	_       [56]byte
 	q       queue
 	mu      sync.Mutex // q's consumer side and the worker list
 	workers *worker    // head of the intrusive list of live workers
@@ -98,7 +101,9 @@ func (p *pool) work() {
 		for ; t != nil; t = p.take(false) {
 			w.cur.Store(t)
 			p.run(t)
-			freshTasks.Put(spareTask())
+			if p.fresh.Load() == nil {
+				p.fresh.Store(spareTask())
+			}
 		}
 		w.cur.Store(nil)
 		p.spare.Add(1)

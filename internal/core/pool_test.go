@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -144,10 +145,44 @@ func TestHotWordsStartCacheLines(t *testing.T) {
 	const line = 64
 	e, _ := newTestEngine(t, Config{})
 	p, g := e.pool, e.gate
-	assert.Zero(t, uintptr(unsafe.Pointer(p))%line, "the pool starts a line (its size class, 256 B)")
+	assert.Zero(t, uintptr(unsafe.Pointer(p))%line, "the pool starts a line (its size class, 320 B)")
+	assert.Equal(t, uintptr(line), unsafe.Offsetof(p.fresh), "the spare record's slot starts the second line")
 	assert.Zero(t, unsafe.Offsetof(p.q)%line, "the queue's tail starts a line")
 	assert.Zero(t, (unsafe.Offsetof(p.q)+unsafe.Offsetof(p.q.head))%line, "the queue's head starts a line")
 	assert.Zero(t, uintptr(unsafe.Pointer(g))%line, "the gate starts a line (its size class, 128 B)")
 	assert.Equal(t, uintptr(line), unsafe.Offsetof(g.global)+unsafe.Sizeof(g.global), "state and global slots fill one line")
 	assert.Equal(t, uintptr(line), unsafe.Offsetof(g.draining), "the rest of the gate starts the next line")
+}
+
+// A task one at a time takes the record its worker left (spareTask), and a
+// record is never used twice: a context kept past its task still reads its
+// own submitter's values and vouches for no follow-up.
+func TestSpareRecordsAreFreshNeverReused(t *testing.T) {
+	e, _ := newTestEngine(t, Config{})
+	type key struct{}
+	const n = 200
+	seen := make(map[context.Context]int, n)
+	ctxs := make(chan context.Context, 1)
+	var took int
+	for i := 0; i < n; i++ {
+		spare := e.pool.fresh.Load()
+		for ; spare == nil && i > 0; spare = e.pool.fresh.Load() {
+			runtime.Gosched() // the worker fills the slot after its task returns
+		}
+		parent := context.WithValue(context.Background(), key{}, i)
+		require.NoError(t, e.Go(parent, "spare", func(ctx context.Context) error { ctxs <- ctx; return nil }, 0))
+		ctx := <-ctxs
+		if spare != nil && ctx == context.Context(spare) {
+			took++
+		}
+		_, dup := seen[ctx]
+		require.False(t, dup, "task %d got the context of an earlier task", i)
+		seen[ctx] = i
+	}
+	require.NoError(t, e.Drain(context.Background()))
+	for ctx, i := range seen {
+		assert.Equal(t, i, ctx.Value(key{}), "a kept context reads its own submitter's value")
+		assert.False(t, e.followsUp(ctx), "a finished task's context vouches for no follow-up")
+	}
+	assert.Equal(t, n-1, took, "one at a time, every submission after the first takes the worker's spare record")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"runtime"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -34,16 +33,15 @@ type task struct {
 	next   atomic.Pointer[task]
 }
 
-// freshTasks holds task records never used. A worker allocates one after
-// each task it runs, so a submission usually finds one here: the allocator's
-// slow path (a new span every hundred records or so) and the first write to
-// a page of fresh memory (a page fault, microseconds) fall on the worker, not
-// on the caller of Go. A record is never reused: a task is the context its
-// function got, and that context may outlive the task.
-var freshTasks sync.Pool
-
-// spareTask is a record for freshTasks, written once so that its page is
-// touched here.
+// spareTask is a task record for pool.fresh. After each task, a worker that
+// finds the slot empty fills it, so that a submission one at a time finds a
+// record there: the allocator's slow path (a new span every hundred records
+// or so) and the first write to a page of fresh memory (a page fault,
+// microseconds) fall on the worker, not on the caller of Go. The record is
+// written once here for that page's sake. Submissions that find the slot
+// empty allocate as before; two workers filling it at once waste one record.
+// A record is never reused: a task is the context its function got, and that
+// context may outlive the task.
 func spareTask() *task {
 	t := new(task)
 	t.start.Store(finished)
