@@ -64,28 +64,32 @@ func wakeOnce(w waiter) time.Duration {
 }
 
 // BenchmarkPendingMemory holds 100,000 tasks pending and reports the memory
-// (heap and stacks) per pending task, as B/task. Each measures after a
-// round it does not count: the first 100,000 goroutines of a process
-// allocate their runtime records, later ones reuse them (as a server's do),
-// and whichever ran first in the process would pay for that alone.
+// (heap and stacks) per pending task, as B/task.
 func BenchmarkPendingMemory(b *testing.B) {
 	const n = 100_000
 	for _, w := range waiters {
 		b.Run(w.name, func(b *testing.B) {
-			base := runtime.NumGoroutine()
-			// Warm: the process's goroutine records exist; then the warm
-			// round's idle workers exit.
-			pendingBytes(w.make(), n)
-			for runtime.NumGoroutine() > base {
-				time.Sleep(time.Millisecond)
-			}
 			var perTask float64
 			for i := 0; i < b.N; i++ {
-				perTask = pendingBytes(w.make(), n)
+				perTask = warmPendingBytes(w.make, n)
 			}
 			b.ReportMetric(perTask, "B/task")
 		})
 	}
+}
+
+// warmPendingBytes is pendingBytes measured after a round it does not
+// count: the first 100,000 goroutines of a process allocate their runtime
+// records and later ones reuse them (as a server's do), so whichever ran
+// first in the process would pay for that alone. The warm round's idle
+// workers exit before the measured one starts.
+func warmPendingBytes(newWaiter func() waiter, n int) float64 {
+	base := runtime.NumGoroutine()
+	pendingBytes(newWaiter(), n)
+	for runtime.NumGoroutine() > base {
+		time.Sleep(time.Millisecond)
+	}
+	return pendingBytes(newWaiter(), n)
 }
 
 func pendingBytes(w waiter, n int) float64 {

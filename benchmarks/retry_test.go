@@ -34,7 +34,7 @@ func BenchmarkRetryWaitingMemory(b *testing.B) {
 	b.Run("impl=parked-goroutine", func(b *testing.B) {
 		var per float64
 		for i := 0; i < b.N; i++ {
-			per = pendingBytes(waiters[0].make(), n)
+			per = warmPendingBytes(waiters[0].make, n)
 		}
 		b.ReportMetric(per, "B/task")
 	})
