@@ -25,9 +25,13 @@ go test -c -o "$bin/core.test" .
 (cd ../examples/app && go test -c -o "$bin/app.test" .)
 (cd ../fxasync/fxasyncriver && go test -c -o "$bin/river.test" .)
 rounds() { # rounds N DIR BINARY ARGS...: N runs of BINARY in DIR, one count each
-  local n=$1 dir=$2 test=$3
+  local n=$1 dir=$2 test=$3 r
   shift 3
-  for _ in $(seq "$n"); do (cd "$dir" && "$bin/$test" -test.run '^$' -test.count 1 "$@"); done
+  for r in $(seq "$n"); do
+    # The output is filtered for benchmark lines: say a failed round here.
+    (cd "$dir" && "$bin/$test" -test.run '^$' -test.count 1 "$@") ||
+      { echo "run.sh: $test failed in round $r: $*" >&2; touch "$bin/failed"; }
+  done
 }
 core() { rounds "$1" . core.test "${@:2}"; }
 {
@@ -68,3 +72,7 @@ echo
 go run ./cmd/ratios <"$out"
 echo
 go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da -col /impl -filter ".unit:(sec/op OR wake-sec)" "$out"
+if [ -e "$bin/failed" ]; then
+  echo "run.sh: some rounds failed (above); $out lacks their figures" >&2
+  exit 1
+fi
