@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fxtools/background/fxasync"
 )
 
 // BenchmarkSubmit measures what a request pays to hand over one task of a
@@ -55,7 +57,9 @@ func BenchmarkSubmit(b *testing.B) {
 // committed, until every effect row is written. mode=tx-per-row is each
 // task's job in a transaction of its own (InsertTx, commit, Run: Submit
 // without group commit); mode=group is Submit, which writes the effects in
-// the commit itself; mode=group-leased is Submit for a kind with Before
+// the commit itself, a statement a task (Register); mode=group-batch is
+// the same with a RegisterBatch handler writing the commit's effects in
+// one INSERT; mode=group-leased is Submit for a kind with Before
 // work, whose jobs the commit inserts and the fast path claims in
 // batches. On SQLite, and on Postgres
 // when FXASYNC_POSTGRES_URL is set (45 connections).
@@ -67,7 +71,7 @@ func BenchmarkDurableRows(b *testing.B) {
 		dialect Dialect
 	}{{"sqlite", SQLite}, {"postgres", Postgres}} {
 		for _, clients := range []int{16, 128} {
-			for _, mode := range []string{"tx-per-row", "group", "group-leased"} {
+			for _, mode := range []string{"tx-per-row", "group", "group-batch", "group-leased"} {
 				b.Run(fmt.Sprintf("db=%s/clients=%d/mode=%s", db.name, clients, mode), func(b *testing.B) {
 					benchDurableRows(b, db.dialect, clients, mode)
 				})
@@ -78,7 +82,11 @@ func BenchmarkDurableRows(b *testing.B) {
 
 func benchDurableRows(b *testing.B, d Dialect, clients int, mode string) {
 	db, cfg := testDB(b, d), Config{Dialect: d}
-	r := newRigWith(b, db, cfg, writeEffect(cfg.Dialect), mode == "group-leased")
+	register := func(h *HandOff, s *fxasync.Scheduler) *Kind[effect] { return Register(h, s, writeEffect(d)) }
+	if mode == "group-batch" {
+		register = func(h *HandOff, s *fxasync.Scheduler) *Kind[effect] { return RegisterBatch(h, s, writeEffects(d)) }
+	}
+	r := newRigOf(b, db, cfg, register, mode == "group-leased")
 	submit := r.kind.Submit
 	if mode == "tx-per-row" {
 		submit = func(ctx context.Context, e effect) error { return submitAlone(ctx, r, e) }

@@ -97,6 +97,29 @@ func writeEffect(d Dialect) Handler[effect] {
 	}
 }
 
+// writeEffects is effect's batch handler for a dialect: one INSERT of
+// every task's row.
+func writeEffects(d Dialect) BatchHandler[effect] {
+	return func(ctx context.Context, tx *sql.Tx, es []effect) error {
+		var q strings.Builder
+		q.WriteString("INSERT INTO effects (key) VALUES ")
+		keys := make([]any, len(es))
+		for i, e := range es {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			if d == Postgres {
+				fmt.Fprintf(&q, "($%d)", i+1)
+			} else {
+				q.WriteString("(?)")
+			}
+			keys[i] = e.Key
+		}
+		_, err := tx.ExecContext(ctx, q.String(), keys...)
+		return err
+	}
+}
+
 // effects returns the rows written and the distinct keys among them.
 func effects(t testing.TB, db *sql.DB) (rows, distinct int) {
 	err := db.QueryRow("SELECT COUNT(*), COUNT(DISTINCT key) FROM effects").Scan(&rows, &distinct)

@@ -36,9 +36,14 @@ func newRig(t testing.TB, db *sql.DB, cfg Config) *rig {
 // kind has Before work (none), so that its submissions are jobs for the
 // fast path rather than written in their commit.
 func newRigWith(t testing.TB, db *sql.DB, cfg Config, handle Handler[effect], leased bool) *rig {
+	return newRigOf(t, db, cfg, func(h *HandOff, s *fxasync.Scheduler) *Kind[effect] { return Register(h, s, handle) }, leased)
+}
+
+// newRigOf is newRigWith with the effect kind registered by register.
+func newRigOf(t testing.TB, db *sql.DB, cfg Config, register func(*HandOff, *fxasync.Scheduler) *Kind[effect], leased bool) *rig {
 	h := New(db, cfg)
 	s := fxasync.New(fxasync.Config{Logger: zap.NewNop(), Keeper: h})
-	r := &rig{db: db, sched: s, h: h, kind: Register(h, s, handle)}
+	r := &rig{db: db, sched: s, h: h, kind: register(h, s)}
 	if leased {
 		r.kind.Before(func(context.Context, effect) error { return nil })
 	}
