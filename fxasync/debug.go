@@ -27,7 +27,8 @@ const debugOldest = 3
 // drain's state, per label (the 200 with the most pending; the others are
 // counted) what was submitted, succeeded, failed, panicked, was refused,
 // waits and runs, with the ages and call sites of the oldest running tasks,
-// each batcher's figures, each hand-off's, and the last drain's losses.
+// each batcher's figures, and the last drain's losses. A durable hand-off
+// counts its own (fxasyncriver's HandOff.Stats); they are not on it.
 // Labels are the users' bytes: they are cleaned at submission and escaped
 // on the page. It is safe to serve during a stop.
 func DebugHandler(s *Scheduler) http.Handler {
