@@ -224,6 +224,25 @@ func (h *HandOff) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
+// params is the dialect's placeholders of a query's n arguments, each
+// between open and close, separated by commas: "$1, $2" or "(?), (?)".
+func (d Dialect) params(n int, open, close string) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(open)
+		if d == Postgres {
+			b.WriteString("$" + strconv.Itoa(i+1))
+		} else {
+			b.WriteString("?")
+		}
+		b.WriteString(close)
+	}
+	return b.String()
+}
+
 // claim deletes in tx the jobs River never tried: still leased (scheduled)
 // or available, at attempt 0; it returns their args. A row River completed
 // must not be claimed (the effect would be written twice); a running one
@@ -237,22 +256,13 @@ func (h *HandOff) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 // its WHERE on the row River committed, and RETURNING gives the rows it
 // deleted.
 func claim[T JobArgs](ctx context.Context, h *HandOff, tx *sql.Tx, jobs []fastJob[T]) ([]T, error) {
-	var q strings.Builder
-	q.WriteString("DELETE FROM river_job WHERE attempt = 0 AND state IN ('scheduled', 'available') AND id IN (")
+	q := "DELETE FROM river_job WHERE attempt = 0 AND state IN ('scheduled', 'available') AND id IN (" +
+		h.cfg.Dialect.params(len(jobs), "", "") + ") RETURNING id"
 	ids := make([]any, len(jobs))
 	for i, j := range jobs {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		if h.cfg.Dialect == Postgres {
-			q.WriteString("$" + strconv.Itoa(i+1))
-		} else {
-			q.WriteString("?")
-		}
 		ids[i] = j.id
 	}
-	q.WriteString(") RETURNING id")
-	rows, err := tx.QueryContext(ctx, q.String(), ids...)
+	rows, err := tx.QueryContext(ctx, q, ids...)
 	if err != nil {
 		return nil, err
 	}

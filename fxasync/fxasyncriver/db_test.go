@@ -101,21 +101,11 @@ func writeEffect(d Dialect) Handler[effect] {
 // every task's row.
 func writeEffects(d Dialect) BatchHandler[effect] {
 	return func(ctx context.Context, tx *sql.Tx, es []effect) error {
-		var q strings.Builder
-		q.WriteString("INSERT INTO effects (key) VALUES ")
 		keys := make([]any, len(es))
 		for i, e := range es {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			if d == Postgres {
-				fmt.Fprintf(&q, "($%d)", i+1)
-			} else {
-				q.WriteString("(?)")
-			}
 			keys[i] = e.Key
 		}
-		_, err := tx.ExecContext(ctx, q.String(), keys...)
+		_, err := tx.ExecContext(ctx, "INSERT INTO effects (key) VALUES "+d.params(len(es), "(", ")"), keys...)
 		return err
 	}
 }
