@@ -225,20 +225,20 @@ func (h *HandOff) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 }
 
 // params is the dialect's placeholders of a query's n arguments, each
-// between open and close, separated by commas: "$1, $2" or "(?), (?)".
-func (d Dialect) params(n int, open, close string) string {
+// between before and after, separated by commas: "$1, $2" or "(?), (?)".
+func (d Dialect) params(n int, before, after string) string {
 	var b strings.Builder
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(open)
+		b.WriteString(before)
 		if d == Postgres {
 			b.WriteString("$" + strconv.Itoa(i+1))
 		} else {
 			b.WriteString("?")
 		}
-		b.WriteString(close)
+		b.WriteString(after)
 	}
 	return b.String()
 }
